@@ -1,0 +1,72 @@
+"""The clock-driven simulator: neurons, projections, traces, network and monitors."""
+
+from spikerl.core.init import Constant, KaimingUniform, Normal, Uniform
+from spikerl.core.monitors import Monitor
+from spikerl.core.network import ExecutionMode, Network, NetworkState, RunResult, StepHook
+from spikerl.core.neurons import (
+    IF,
+    LIF,
+    AdaptiveLIF,
+    AdaptiveLIFParams,
+    CubaLIF,
+    CubaLIFParams,
+    DiehlCook,
+    DiehlCookParams,
+    IFParams,
+    Input,
+    Izhikevich,
+    IzhikevichParams,
+    LIFParams,
+    Neuron,
+    Reset,
+)
+from spikerl.core.projections import (
+    Conv2dProjection,
+    DenseProjection,
+    LateralProjection,
+    LocalConnected2dProjection,
+    Projection,
+    Propagation,
+    Sign,
+    SparseProjection,
+)
+from spikerl.core.traces import TraceMode, TraceParams, trace_step
+
+__all__ = [
+    "IF",
+    "LIF",
+    "AdaptiveLIF",
+    "AdaptiveLIFParams",
+    "Constant",
+    "Conv2dProjection",
+    "CubaLIF",
+    "CubaLIFParams",
+    "DenseProjection",
+    "DiehlCook",
+    "DiehlCookParams",
+    "ExecutionMode",
+    "IFParams",
+    "Input",
+    "Izhikevich",
+    "IzhikevichParams",
+    "KaimingUniform",
+    "LIFParams",
+    "LateralProjection",
+    "LocalConnected2dProjection",
+    "Monitor",
+    "Network",
+    "NetworkState",
+    "Neuron",
+    "Normal",
+    "Projection",
+    "Propagation",
+    "Reset",
+    "RunResult",
+    "Sign",
+    "SparseProjection",
+    "StepHook",
+    "TraceMode",
+    "TraceParams",
+    "Uniform",
+    "trace_step",
+]
