@@ -182,6 +182,9 @@ class Network(nn.Module):
             )
         return pop
 
+    def _items(self) -> list[tuple[str, Neuron[Any, Any]]]:
+        return [(k, v) for k, v in self.populations.items() if isinstance(v, Neuron)]
+
     def population(self, name: str) -> Neuron[Any, Any]:
         """The population called ``name`` (a ``ValueError`` lists the names if unknown)."""
         return self.populations[self._name_of(name)]  # type: ignore[return-value]
@@ -336,8 +339,8 @@ class Network(nn.Module):
                 raise ValueError(
                     f"input to population {name!r} has batch {x.shape[1]}, expected {B}"
                 )
-        for name, pop in self.populations.items():
-            if isinstance(pop, Input) and name not in inputs:
+        for name, source in self._items():
+            if isinstance(source, Input) and name not in inputs:
                 raise ValueError(f"no input given for Input population {name!r}")
         if T is None or B is None:
             raise ValueError("give inputs, or a duration and a state, to run the network")
@@ -395,8 +398,8 @@ class Network(nn.Module):
             m.allocate((T, B, *pop.shape), pop.dtype, pop.device)
         if T == 0:
             empty = {
-                n: torch.empty(0, B, *p.shape, dtype=p.dtype, device=p.device)  # type: ignore[misc]
-                for n, p in self.populations.items()
+                n: torch.empty(0, B, *p.shape, dtype=p.dtype, device=p.device)
+                for n, p in self._items()
             }
             return RunResult(empty), state
         if use_window:
@@ -478,7 +481,7 @@ class Network(nn.Module):
         neurons = dict(state.neurons)
         traces = dict(state.traces)
         for name in order:
-            pop: Neuron[Any, Any] = self.populations[name]  # type: ignore[assignment]
+            pop = self.population(name)
             ext = inputs.get(name)
             if isinstance(pop, Input):
                 assert ext is not None

@@ -373,6 +373,7 @@ class SparseProjection(Projection):
             conn = torch.rand(n_src, n_tgt, generator=generator) < float(connectivity)
         idx = conn.nonzero().T.contiguous()
         init: WeightInit = Uniform(0.0, 0.3) if weight is None else weight
+        norm = kwargs.pop("norm", None)
         super().__init__(
             source,
             target,
@@ -381,8 +382,25 @@ class SparseProjection(Projection):
             generator=generator,
             **kwargs,  # type: ignore[arg-type]
         )
+        self.indices: Tensor
         self.register_buffer("indices", idx)
         self.n_source, self.n_target = n_src, n_tgt
+        self.norm = norm  # type: ignore[assignment]
+        self.apply_constraints_()
+
+    def _load_from_state_dict(  # type: ignore[no-untyped-def]
+        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, errors
+    ) -> None:
+        """Adopt the saved connectivity (its ``nnz`` may differ from this instance's)."""
+        idx = state_dict.get(prefix + "indices")
+        if isinstance(idx, Tensor) and idx.shape != self.indices.shape:
+            self.indices = torch.empty_like(idx, device=self.indices.device)
+            self.weight.data = torch.empty(
+                idx.shape[1], dtype=self.weight.dtype, device=self.weight.device
+            )
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, errors
+        )
 
     def to_sparse(self) -> Tensor:
         """The weights as a torch sparse COO tensor ``[n_source, n_target]``."""

@@ -158,7 +158,7 @@ class AdaptiveLIF(Neuron[AdaptiveLIFParams, AdaptiveLIFState]):
 class DiehlCook(AdaptiveLIF):
     """Diehl & Cook (2015) excitatory population (:func:`diehl_cook_step`)."""
 
-    step_fn = staticmethod(diehl_cook_step)
+    step_fn = staticmethod(diehl_cook_step)  # type: ignore[assignment]
 
     def __init__(
         self,

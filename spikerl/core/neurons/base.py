@@ -112,12 +112,12 @@ class Neuron(nn.Module, Generic[P, S]):
     @property
     def device(self) -> torch.device:
         """Device of the module's states."""
-        return self._anchor.device
+        return self._anchor.device  # type: ignore[return-value]
 
     @property
     def dtype(self) -> torch.dtype:
         """Floating dtype of the module's states."""
-        return self._anchor.dtype
+        return self._anchor.dtype  # type: ignore[return-value]
 
     def _full(self, batch_size: int, value: float) -> Tensor:
         return torch.full((batch_size, *self.shape), value, device=self.device, dtype=self.dtype)
