@@ -8,10 +8,9 @@ from typing import Any
 
 import gymnasium as gym
 from gymnasium.vector import SyncVectorEnv, VectorEnv
-from gymnasium.wrappers import FrameStackObservation
+from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
 
 from spikerl.envs.atari import FireResetWrapper, StallGuard
-from spikerl.envs.atari_frames import AtariFrames
 from spikerl.envs.components import build_decoder, build_encoder
 from spikerl.envs.presets import PresetKind, preset_files
 from spikerl.envs.recipe import EnvRecipe
@@ -55,8 +54,7 @@ def _register_ale() -> None:
 def make_base_env(recipe: EnvRecipe, render_mode: str | None = None) -> gym.Env:
     """The environment of ``recipe`` with its preprocessing, before spike encoding.
 
-    Order for Atari: ``gym.make(id, **make_kwargs)`` -> ``AtariFrames`` (gymnasium's
-    ``AtariPreprocessing`` steps without OpenCV) ->
+    Order for Atari: ``gym.make(id, **make_kwargs)`` -> gymnasium's ``AtariPreprocessing`` ->
     ``FireResetWrapper`` -> ``StallGuard`` -> ``FrameStackObservation`` (if stacking).
     """
     if recipe.is_atari:
@@ -67,7 +65,7 @@ def make_base_env(recipe: EnvRecipe, render_mode: str | None = None) -> gym.Env:
     env = gym.make(recipe.id, render_mode=render_mode, **kwargs)
     a = recipe.atari
     if a is not None:
-        env = AtariFrames(
+        env = AtariPreprocessing(
             env,
             noop_max=a.noop_max,
             frame_skip=a.frame_skip,

@@ -6,16 +6,17 @@ import numpy as np
 import pytest
 
 from spikerl.envs import make_base_env, make_env
-from spikerl.envs.atari_frames import area_matrix, area_resize
 from spikerl.envs.make import load_recipe
 
 
-def test_area_resize_golden() -> None:
-    frame = np.arange(16, dtype=np.uint8).reshape(4, 4) * 10
-    out = area_resize(frame, 2, 2)
-    assert out.tolist() == [[25, 45], [105, 125]]  # 2x2 block means, rounded
-    w = area_matrix(210, 84)
-    assert np.allclose(w.sum(1), 1.0) and np.allclose(w.sum(0), 84 / 210)
+def test_atari_frames_come_from_gymnasium_preprocessing() -> None:
+    env = make_base_env(load_recipe("Breakout"))
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (84, 84) and obs.dtype == np.uint8
+    assert env.get_wrapper_attr("frame_skip") == 4
+    # gym.make got frameskip=1, so skipping is done once, by the preprocessing wrapper
+    assert env.unwrapped._frameskip == 1
+    env.close()
 
 
 def _noop_episode(recipe_overrides: dict, limit: int) -> tuple[int, bool, int]:
