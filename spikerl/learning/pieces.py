@@ -1,0 +1,148 @@
+"""Composable pieces applied around a rule's weight change: bounds, decay, normalisation.
+
+A piece may *transform* the change before it is applied (``transform(dw, projection,
+duration) -> dw``: soft bounds, weight decay) and/or *constrain* the weights after it
+(``constrain_(projection)``: hard bounds, normalisation). :class:`~spikerl.learning.
+plasticity.Plasticity` runs all transforms in list order, applies the change, calls
+``projection.apply_constraints_()`` (the projection's own bounds, norm, mask and sign), then
+runs all constraints in list order; the last constraint holds exactly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from spikerl._checks import check_positive
+from spikerl.core.projections import Projection
+
+__all__ = ["HardBounds", "Normalize", "SoftBounds", "WeightDecay", "WeightPiece"]
+
+
+def _resolve(name: str, value: float | None, fallback: float | None, piece: str) -> float:
+    v = value if value is not None else fallback
+    if v is None:
+        raise ValueError(f"{piece} needs {name}: give it to the piece or set it on the projection")
+    if not math.isfinite(v):
+        raise ValueError(f"{piece}: {name} must be finite, got {v}")
+    return float(v)
+
+
+class WeightPiece:
+    """Base class of pieces: both hooks do nothing by default."""
+
+    def transform(self, dw: Tensor, projection: Projection, duration: float) -> Tensor:
+        """Change ``dw`` before it is applied.
+
+        Args:
+            dw: The change, shaped like the weight.
+            projection: The learning projection (read only).
+            duration: Time covered by the change (ms): ``dt`` online, ``T dt`` per window.
+        """
+        return dw
+
+    def constrain_(self, projection: Projection) -> None:
+        """Fix up the weights in place after the change was applied."""
+
+
+class HardBounds(WeightPiece):
+    """Clamp the weights to ``[wmin, wmax]`` after every change (never violated).
+
+    Args:
+        wmin: Lower bound (default: the projection's ``wmin``; ``None`` on both: no bound).
+        wmax: Upper bound (default: the projection's ``wmax``).
+    """
+
+    def __init__(self, wmin: float | None = None, wmax: float | None = None) -> None:
+        if wmin is not None and wmax is not None and wmin > wmax:
+            raise ValueError(f"wmin ({wmin}) must be <= wmax ({wmax})")
+        self.wmin, self.wmax = wmin, wmax
+
+    @torch.no_grad()
+    def constrain_(self, projection: Projection) -> None:
+        lo = self.wmin if self.wmin is not None else projection.wmin
+        hi = self.wmax if self.wmax is not None else projection.wmax
+        if lo is None and hi is None:
+            raise ValueError("HardBounds needs wmin or wmax, on the piece or the projection")
+        projection.weight.clamp_(min=lo, max=hi)
+
+    def __repr__(self) -> str:
+        return f"HardBounds(wmin={self.wmin}, wmax={self.wmax})"
+
+
+class SoftBounds(WeightPiece):
+    """Soft-bound factor: potentiation scales with ``wmax - w``, depression with ``w - wmin``.
+
+        dw' = dw (wmax - w)   where dw > 0
+        dw' = dw (w - wmin)   where dw < 0
+
+    then ``dw'`` is clipped so that ``w + dw'`` stays in ``[wmin, wmax]`` (exactly so when the
+    change is applied directly; an optimizer may rescale it).
+
+    Args:
+        wmin: Lower bound (default: the projection's ``wmin``).
+        wmax: Upper bound (default: the projection's ``wmax``).
+    """
+
+    def __init__(self, wmin: float | None = None, wmax: float | None = None) -> None:
+        if wmin is not None and wmax is not None and wmin > wmax:
+            raise ValueError(f"wmin ({wmin}) must be <= wmax ({wmax})")
+        self.wmin, self.wmax = wmin, wmax
+
+    def transform(self, dw: Tensor, projection: Projection, duration: float) -> Tensor:
+        lo = _resolve("wmin", self.wmin, projection.wmin, "SoftBounds")
+        hi = _resolve("wmax", self.wmax, projection.wmax, "SoftBounds")
+        w = projection.weight.detach()
+        scaled = torch.where(dw > 0, dw * (hi - w), dw * (w - lo))
+        return torch.minimum(torch.maximum(scaled, lo - w), hi - w)
+
+    def __repr__(self) -> str:
+        return f"SoftBounds(wmin={self.wmin}, wmax={self.wmax})"
+
+
+class WeightDecay(WeightPiece):
+    """Exponential decay of the weights towards ``target`` with time constant ``tau``.
+
+        dw' = dw - (1 - exp(-duration / tau)) (w - target)
+
+    Args:
+        tau: Decay time constant (ms).
+        target: Value the weights relax to (weight units).
+    """
+
+    def __init__(self, tau: float, target: float = 0.0) -> None:
+        self.tau = check_positive("tau", tau)
+        if not math.isfinite(target):
+            raise ValueError(f"target must be finite, got {target}")
+        self.target = float(target)
+
+    def transform(self, dw: Tensor, projection: Projection, duration: float) -> Tensor:
+        k = 1.0 - math.exp(-duration / self.tau)
+        return dw - k * (projection.weight.detach() - self.target)
+
+    def __repr__(self) -> str:
+        return f"WeightDecay(tau={self.tau}, target={self.target})"
+
+
+class Normalize(WeightPiece):
+    """Rescale each target unit's input weights to sum to ``total`` (``projection.normalize_``).
+
+        w[:, n] <- w[:, n] * total / sum_k w[k, n]
+
+    Args:
+        total: The fixed sum (default: the projection's ``norm``).
+    """
+
+    def __init__(self, total: float | None = None) -> None:
+        if total is not None and not math.isfinite(total):
+            raise ValueError(f"total must be finite, got {total}")
+        self.total = total
+
+    def constrain_(self, projection: Projection) -> None:
+        total = _resolve("total", self.total, projection.norm, "Normalize")
+        projection.normalize_(total)
+
+    def __repr__(self) -> str:
+        return f"Normalize(total={self.total})"
