@@ -9,6 +9,10 @@ from typing import Any
 
 import torch
 
+#: Permissions of written files: what a plain ``open(path, "w")`` gives under umask 022
+#: (``mkstemp`` would otherwise leave 0600).
+_FILE_MODE = 0o644
+
 
 def atomic_write_bytes(data: bytes, path: str | Path) -> None:
     """Write ``data`` to ``path`` so that ``path`` is always either old or new, never partial."""
@@ -20,6 +24,7 @@ def atomic_write_bytes(data: bytes, path: str | Path) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -35,6 +40,7 @@ def atomic_torch_save(obj: Any, path: str | Path) -> None:
     os.close(fd)
     try:
         torch.save(obj, tmp)
+        os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
