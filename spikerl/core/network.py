@@ -32,8 +32,19 @@ from spikerl._checks import check_finite, check_positive
 from spikerl.core.monitors import SPIKES, TRACE, Monitor
 from spikerl.core.neurons.base import Neuron
 from spikerl.core.neurons.input import Input
-from spikerl.core.projections import Projection, Propagation
+from spikerl.core.projections import DenseProjection, LateralProjection, Projection, Propagation
 from spikerl.core.traces import TraceParams, trace_step
+
+#: With ``Propagation.AUTO``, a feed-forward window runs in the compiled event-driven network
+#: loop when at most this fraction of the external input entries is non-zero; above it,
+#: dense window products (one per projection) win. Measured with ``scripts/bench_core.py``.
+FUSED_MAX_DENSITY = 0.05
+
+#: Steps of the input window read to estimate its density.
+_DENSITY_PROBE_STEPS = 64
+
+#: Projection types the compiled network loop propagates (dense weight matrices).
+_FUSED_PROJECTIONS = (DenseProjection, LateralProjection)
 
 
 class ExecutionMode(enum.Enum):
@@ -326,7 +337,9 @@ class Network(nn.Module):
                     f"input to population {name!r}: expected shape [T, B, "
                     f"{', '.join(map(str, pop.shape))}], got {list(x.shape)}"
                 )
-            check_finite(f"input to population {name!r}", x)
+            if x.is_floating_point() and not bool(torch.isfinite(x.sum())):
+                # A finite sum proves finite entries (cheap); else the full check explains.
+                check_finite(f"input to population {name!r}", x)
             if T is None:
                 T = x.shape[0]
             elif x.shape[0] != T:
@@ -402,10 +415,107 @@ class Network(nn.Module):
                 for n, p in self._items()
             }
             return RunResult(empty), state
+        if self._fused_wanted(inputs, order, use_window, mode, propagation, monitors, hooks):
+            fused = self._run_fused(inputs, state, T, monitors, hooks)
+            if fused is not None:
+                return fused
         if use_window:
             assert order is not None
             return self._run_window(inputs, state, order, T, propagation, monitors, hooks)
         return self._run_steps(inputs, state, T, propagation, monitors, hooks)
+
+    # -- compiled whole-network path ---------------------------------------------------
+    def _fused_wanted(
+        self,
+        inputs: Mapping[str, Tensor],
+        order: list[str] | None,
+        use_window: bool,
+        mode: ExecutionMode,
+        propagation: Propagation,
+        monitors: Sequence[Monitor],
+        hooks: Sequence[StepHook],
+    ) -> bool:
+        """Whether to try the compiled event-driven network loop (``kernels.run_network``).
+
+        Only with ``Propagation.AUTO`` (explicit ``DENSE``/``SPARSE`` keep the eager paths,
+        the reference), without per-step hooks or state monitors, and, for a feed-forward
+        window, only while the external input is sparse (else dense window products win).
+        """
+        from spikerl.core import kernels
+
+        if propagation is not Propagation.AUTO or not kernels.enabled():
+            return False
+        if any(h.online for h in hooks):
+            return False
+        if any(m.variable not in (SPIKES, TRACE) for m in monitors):
+            return False
+        if mode is ExecutionMode.WINDOW or (use_window and order is not None):
+            total = 0
+            nonzero = 0
+            for x in inputs.values():
+                head = x[:_DENSITY_PROBE_STEPS]  # a prefix estimates the density cheaply
+                total += head.numel()
+                nonzero += int(torch.count_nonzero(head))
+            return total == 0 or nonzero <= FUSED_MAX_DENSITY * total
+        return True
+
+    def _run_fused(
+        self,
+        inputs: Mapping[str, Tensor],
+        state: NetworkState,
+        T: int,
+        monitors: Sequence[Monitor],
+        hooks: Sequence[StepHook],
+    ) -> tuple[RunResult, NetworkState] | None:
+        from spikerl.core import kernels
+
+        names = list(self.populations.keys())
+        index = {n: i for i, n in enumerate(names)}
+        projections: list[tuple[Tensor, int, int]] = []
+        for e in self._edges:
+            proj = self.projections[e.name]
+            if type(proj) not in _FUSED_PROJECTIONS or not isinstance(proj, DenseProjection):
+                return None
+            projections.append((proj.weight, index[e.source], index[e.target]))
+        pops = [(n, self.populations[n]) for n in names]
+        out = kernels.run_network(
+            pops,
+            projections,
+            dict(inputs),
+            dict(state.neurons),
+            dict(state.spikes),
+            T,
+            state.batch_size,
+        )
+        if out is None:
+            return None
+        record, neurons, last = out
+        traces = dict(state.traces)
+        for name, p in self._trace_params.items():
+            trec, traces[name] = self._trace_window(record[name], traces[name], p)
+            for m in monitors:
+                if m.population == name and m.variable == TRACE:
+                    m.write_window(trec)
+        for m in monitors:
+            if m.variable == SPIKES:
+                m.write_window(record[m.population])
+        for h in hooks:
+            h.on_window(state.spikes, record)
+        return RunResult(record), NetworkState(neurons, last, traces)
+
+    def _trace_window(self, spikes: Tensor, tr: Tensor, p: TraceParams) -> tuple[Tensor, Tensor]:
+        """Trace over a window of spikes ``[T, B, ...]``: ``(record, final trace)``."""
+        from spikerl.core import kernels
+        from spikerl.core.traces import TraceMode
+
+        fast = kernels.trace_scan(spikes, tr, p.tau, p.scale, p.mode is TraceMode.SET, self.dt)
+        if fast is not None:
+            return fast
+        trec = torch.empty_like(spikes)
+        for t in range(spikes.shape[0]):
+            tr = trace_step(tr, spikes[t], p, self.dt)
+            trec[t] = tr
+        return trec, tr
 
     def _run_steps(
         self,
@@ -505,13 +615,8 @@ class Network(nn.Module):
                     if m.population == name and m.variable in recs:
                         m.write_window(recs[m.variable])
             if name in self._trace_params:
-                tr = traces[name]
                 p = self._trace_params[name]
-                trec = torch.empty_like(record[name])
-                for t in range(T):
-                    tr = trace_step(tr, record[name][t], p, self.dt)
-                    trec[t] = tr
-                traces[name] = tr
+                trec, traces[name] = self._trace_window(record[name], traces[name], p)
                 for m in monitors:
                     if m.population == name and m.variable == TRACE:
                         m.write_window(trec)

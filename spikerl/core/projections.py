@@ -57,6 +57,11 @@ class Sign(enum.Enum):
 #: Measured on a 2-core CPU (``scripts/bench_core.py``; see the README).
 SPARSE_ACTIVE_FRACTION = 0.25
 
+#: With ``Propagation.AUTO`` over many rows (a window), the compiled event-driven product
+#: (one weight row added per spike) runs when at most this fraction of the entries are
+#: non-zero; above it the dense product is faster. Measured with ``scripts/bench_core.py``.
+EVENT_ROWS_MAX_DENSITY = 0.05
+
 WeightInit = Tensor | Initializer | float
 
 
@@ -76,6 +81,16 @@ def event_matmul(x: Tensor, w: Tensor, max_fraction: float = 1.0) -> Tensor:
     Returns:
         ``[R, n_out]``, equal to ``x @ w`` up to summation order.
     """
+    if x.shape[0] > 1:
+        # Many rows (a window): add the weight rows of each row's own events (compiled).
+        from spikerl.core import kernels
+
+        limit = 1.0 if max_fraction >= 1.0 else min(max_fraction, EVENT_ROWS_MAX_DENSITY)
+        density = float(torch.count_nonzero(x)) / max(1, x.numel())
+        if density <= limit:
+            out = kernels.event_matmul_rows(x, w)
+            if out is not None:
+                return out
     active = x.any(dim=0).nonzero().squeeze(1)
     if active.numel() == 0:
         return torch.zeros(x.shape[0], w.shape[1], dtype=w.dtype, device=w.device)

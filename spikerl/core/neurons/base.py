@@ -169,11 +169,20 @@ class Neuron(nn.Module, Generic[P, S]):
                 f"input to population '{self.name}': expected shape [T, B, "
                 f"{', '.join(map(str, self.shape))}], got {list(x.shape)}"
             )
-        check_finite(f"input to population '{self.name}'", x)
+        if x.is_floating_point() and not bool(torch.isfinite(x.sum())):
+            # A finite sum proves finite entries (cheap); else the full check explains.
+            check_finite(f"input to population '{self.name}'", x)
         T, B = x.shape[0], x.shape[1]
         if state is None:
             state = self.initial_state(B)
         x = x.to(self.dtype)
+        if T > 0:
+            # Compiled scan (CPU, no autograd, LIF family); bit-exact with the loop below.
+            from spikerl.core import kernels
+
+            fast = kernels.neuron_scan(self, x, state, record)
+            if fast is not None:
+                return fast  # type: ignore[return-value]
         spikes = torch.empty_like(x)
         recs = {k: torch.empty_like(x) for k in record}
         for t in range(T):

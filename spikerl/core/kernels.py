@@ -1,0 +1,665 @@
+"""Compiled CPU kernels (numba) behind the fast paths of the core.
+
+Three kernels, each bit-exact against the eager step functions it replaces (same float
+operations in the same order, no fast-math and no FMA contraction, in the state's dtype):
+
+* :func:`neuron_scan`: a neuron population scanned over a window ``[T, B, *shape]``
+  (:meth:`Neuron.run <spikerl.core.neurons.base.Neuron.run>` on CPU without autograd);
+* :func:`event_matmul_rows`: event-driven ``x @ w`` for mostly-zero ``x`` (one weight row
+  added per non-zero input), the window path's sparse propagation;
+* :func:`run_network`: a whole network of LIF-family populations and dense projections run
+  step by step inside one compiled loop with event-driven propagation: the recurrent
+  (stepwise) fast path, also taken by feed-forward networks at low input density.
+
+The eager torch code stays the reference and serves every case the kernels do not:
+non-CPU devices, tensors that need gradients, unsupported neuron models or projections.
+Set ``SPIKERL_NO_KERNELS=1`` to force the eager paths (e.g. to compare).
+
+Summation order: the kernels add the weight rows of active inputs in index order; a dense
+product may sum in another order, so currents can differ in the last bit between
+propagation methods (as between the eager dense and event-driven paths). Neuron updates
+given the same currents are identical.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+try:  # numba is a dependency, but the package still works without it (eager paths only).
+    import numba
+
+    _HAVE_NUMBA = True
+except ImportError:  # pragma: no cover - exercised only where numba is missing
+    numba = None  # type: ignore[assignment]
+    _HAVE_NUMBA = False
+
+__all__ = [
+    "KIND_ADAPTIVE",
+    "KIND_CUBA",
+    "KIND_DIEHL_COOK",
+    "KIND_IF",
+    "KIND_INPUT",
+    "KIND_LIF",
+    "enabled",
+    "event_matmul_rows",
+    "neuron_kind",
+    "neuron_scan",
+    "run_network",
+    "trace_scan",
+]
+
+KIND_INPUT = 0
+KIND_IF = 1
+KIND_LIF = 2
+KIND_ADAPTIVE = 3
+KIND_DIEHL_COOK = 4
+KIND_CUBA = 5
+
+#: Parameter vector layout (one row per population, in the state's dtype).
+_P_A, _P_VREST, _P_VTH, _P_VRESET, _P_REFRAC, _P_DT = 0, 1, 2, 3, 4, 5
+_P_TDECAY, _P_TPLUS, _P_ASYN, _P_SOFT, _P_ADAPT, _P_SOFTDIFF, _P_ZERO, _P_ONE = range(6, 14)
+_N_PARAMS = 14
+
+#: State fields a scan can record, by code.
+_FIELDS = {"v": 0, "refrac": 1, "theta": 2, "i": 3}
+
+_SUPPORTED_DTYPES = (torch.float32, torch.float64)
+
+
+def enabled() -> bool:
+    """Whether the compiled kernels may be used (numba present, not disabled by env)."""
+    return _HAVE_NUMBA and os.environ.get("SPIKERL_NO_KERNELS", "") in ("", "0")
+
+
+def usable(*tensors: Tensor) -> bool:
+    """Whether the kernels can replace eager code on these tensors (CPU, no autograd)."""
+    if not enabled():
+        return False
+    for t in tensors:
+        if t.device.type != "cpu" or t.requires_grad or t.dtype not in _SUPPORTED_DTYPES:
+            return False
+    return True
+
+
+# -- parameters -------------------------------------------------------------------------
+def neuron_kind(neuron: Any) -> int | None:
+    """Kernel code of a neuron module, or ``None`` when no kernel implements it."""
+    from spikerl.core.neurons.adaptive import AdaptiveLIF, DiehlCook, DiehlCookParams
+    from spikerl.core.neurons.base import Reset
+    from spikerl.core.neurons.cuba import CubaLIF
+    from spikerl.core.neurons.input import Input
+    from spikerl.core.neurons.lif import IF, LIF
+
+    t = type(neuron)
+    p = neuron.params
+    reset = getattr(p, "reset", Reset.HARD)
+    if not isinstance(reset, Reset):
+        return None
+    if t is Input:
+        return KIND_INPUT
+    if t is IF:
+        return KIND_IF
+    if t is LIF:
+        return KIND_LIF
+    if t is CubaLIF:
+        return KIND_CUBA
+    if t is AdaptiveLIF:
+        return KIND_ADAPTIVE
+    if t is DiehlCook:
+        if isinstance(p, DiehlCookParams) and p.one_spike:
+            return KIND_DIEHL_COOK
+        return KIND_ADAPTIVE
+    return None
+
+
+def neuron_params(neuron: Any, kind: int, dtype: np.dtype[Any]) -> np.ndarray[Any, Any]:
+    """The parameter vector of a population, rounded to ``dtype`` as torch rounds scalars."""
+    from spikerl.core.neurons.base import Reset
+
+    p = neuron.params
+    dt = float(neuron.dt)
+    out = np.zeros(_N_PARAMS, dtype=np.float64)
+    out[_P_ONE] = 1.0
+    if kind == KIND_INPUT:
+        return out.astype(dtype)
+    tau = getattr(p, "tau_mem", None)
+    out[_P_A] = math.exp(-dt / tau) if tau is not None else 1.0
+    out[_P_VREST] = getattr(p, "v_rest", 0.0)
+    out[_P_VTH] = p.v_thresh
+    out[_P_VRESET] = p.v_reset
+    out[_P_REFRAC] = p.refrac
+    out[_P_DT] = dt
+    if kind in (KIND_ADAPTIVE, KIND_DIEHL_COOK):
+        out[_P_TDECAY] = math.exp(-dt / p.tau_theta)
+        out[_P_TPLUS] = p.theta_plus
+        out[_P_ADAPT] = 1.0 if p.adapt else 0.0
+    if kind == KIND_CUBA:
+        out[_P_ASYN] = math.exp(-dt / p.tau_syn)
+    out[_P_SOFT] = 1.0 if p.reset is Reset.SOFT else 0.0
+    # torch computes `v_thresh - v_reset` in Python doubles when both are scalars.
+    out[_P_SOFTDIFF] = p.v_thresh - p.v_reset
+    return out.astype(dtype)
+
+
+def _state_fields(kind: int) -> tuple[str, ...]:
+    if kind in (KIND_IF, KIND_LIF):
+        return ("v", "refrac")
+    if kind in (KIND_ADAPTIVE, KIND_DIEHL_COOK):
+        return ("v", "refrac", "theta")
+    if kind == KIND_CUBA:
+        return ("v", "i", "refrac")
+    return ()
+
+
+# -- numba kernels ----------------------------------------------------------------------
+if _HAVE_NUMBA:
+    _jit = numba.njit(cache=True, fastmath=False, nogil=True)
+
+    @_jit
+    def _pop_step(kind, prm, x, v, rf, th, syn, s):  # type: ignore[no-untyped-def]
+        """One step of one batch row of a population, in place; spikes into ``s``.
+
+        Mirrors the torch step functions operation by operation.
+        """
+        n = v.shape[0]
+        zero = prm[_P_ZERO]
+        one = prm[_P_ONE]
+        a = prm[_P_A]
+        vr = prm[_P_VREST]
+        vth = prm[_P_VTH]
+        vreset = prm[_P_VRESET]
+        rp = prm[_P_REFRAC]
+        dt = prm[_P_DT]
+        soft = prm[_P_SOFT] != zero
+        softdiff = prm[_P_SOFTDIFF]
+        if kind == KIND_DIEHL_COOK:
+            # Pass 1: integrate, find the winner among units above threshold.
+            best = -np.inf
+            win = 0
+            for j in range(n):
+                active = rf[j] <= zero
+                xin = x[j] if active else zero
+                vv = (vr + (v[j] - vr) * a) + xin
+                v[j] = vv
+                thr = vth + th[j]
+                if (vv >= thr) and active:
+                    m = vv - thr
+                    if m > best:
+                        best = m
+                        win = j
+            # Pass 2: fire the winner, refractory bookkeeping, theta.
+            tdec = prm[_P_TDECAY]
+            tplus = prm[_P_TPLUS]
+            adapt = prm[_P_ADAPT] != zero
+            for j in range(n):
+                active = rf[j] <= zero
+                r = rf[j] - dt
+                if r < zero:
+                    r = zero
+                thr = vth + th[j]
+                fired = (v[j] >= thr) and active and j == win
+                if fired:
+                    if soft:
+                        v[j] = v[j] - (thr - vreset)
+                    else:
+                        v[j] = vreset
+                    r = rp
+                rf[j] = r
+                sj = one if fired else zero
+                s[j] = sj
+                if adapt:
+                    th[j] = th[j] * tdec + tplus * sj
+            return
+        tdec = prm[_P_TDECAY]
+        tplus = prm[_P_TPLUS]
+        asyn = prm[_P_ASYN]
+        if kind == KIND_IF:
+            for j in range(n):
+                active = rf[j] <= zero
+                vv = v[j] + (x[j] if active else zero)
+                r = rf[j] - dt
+                r = r if r >= zero else zero
+                fired = (vv >= vth) and active
+                vs = (vv - softdiff) if soft else vreset
+                v[j] = vs if fired else vv
+                rf[j] = rp if fired else r
+                s[j] = one if fired else zero
+        elif kind == KIND_LIF:
+            for j in range(n):
+                active = rf[j] <= zero
+                vv = (vr + (v[j] - vr) * a) + (x[j] if active else zero)
+                r = rf[j] - dt
+                r = r if r >= zero else zero
+                fired = (vv >= vth) and active
+                vs = (vv - softdiff) if soft else vreset
+                v[j] = vs if fired else vv
+                rf[j] = rp if fired else r
+                s[j] = one if fired else zero
+        elif kind == KIND_CUBA:
+            for j in range(n):
+                active = rf[j] <= zero
+                ii = syn[j] * asyn + x[j]
+                syn[j] = ii
+                vv = (vr + (v[j] - vr) * a) + (ii if active else zero)
+                r = rf[j] - dt
+                r = r if r >= zero else zero
+                fired = (vv >= vth) and active
+                vs = (vv - softdiff) if soft else vreset
+                v[j] = vs if fired else vv
+                rf[j] = rp if fired else r
+                s[j] = one if fired else zero
+        else:  # KIND_ADAPTIVE
+            adapt = prm[_P_ADAPT] != zero
+            for j in range(n):
+                active = rf[j] <= zero
+                vv = (vr + (v[j] - vr) * a) + (x[j] if active else zero)
+                thr = vth + th[j]
+                r = rf[j] - dt
+                r = r if r >= zero else zero
+                fired = (vv >= thr) and active
+                vs = (vv - (thr - vreset)) if soft else vreset
+                v[j] = vs if fired else vv
+                rf[j] = rp if fired else r
+                sj = one if fired else zero
+                s[j] = sj
+                if adapt:
+                    th[j] = th[j] * tdec + tplus * sj
+
+    @_jit
+    def _add_row(acc, b, to, w, k, xv):  # type: ignore[no-untyped-def]
+        """``acc[b, to:to+n] += xv * w[k]`` (plain add for unit events)."""
+        n = w.shape[1]
+        ab = acc[b, to : to + n]
+        wk = w[k]
+        if xv == 1:
+            for j in range(n):
+                ab[j] += wk[j]
+        else:
+            for j in range(n):
+                ab[j] += xv * wk[j]
+
+    @_jit
+    def _scan_kernel(kind, prm, x, v, rf, th, syn, spikes, rec, codes):  # type: ignore[no-untyped-def]
+        """Scan ``x [T, B, N]``; state ``[B, N]`` updated in place; ``rec [K, T, B, N]``."""
+        T = x.shape[0]
+        B = x.shape[1]
+        for t in range(T):
+            for b in range(B):
+                _pop_step(kind, prm, x[t, b], v[b], rf[b], th[b], syn[b], spikes[t, b])
+                for k in range(codes.shape[0]):
+                    c = codes[k]
+                    if c == 0:
+                        rec[k, t, b] = v[b]
+                    elif c == 1:
+                        rec[k, t, b] = rf[b]
+                    elif c == 2:
+                        rec[k, t, b] = th[b]
+                    else:
+                        rec[k, t, b] = syn[b]
+
+    @_jit
+    def _event_rows_kernel(x, w, out):  # type: ignore[no-untyped-def]
+        """``out[r] = sum_k x[r, k] w[k]`` over the non-zero ``x[r, k]`` (index order)."""
+        R = x.shape[0]
+        K = x.shape[1]
+        N = w.shape[1]
+        for r in range(R):
+            o = out[r]
+            first = True
+            for k in range(K):
+                xv = x[r, k]
+                if xv != 0:
+                    wk = w[k]
+                    if first:
+                        for j in range(N):
+                            o[j] = xv * wk[j]
+                        first = False
+                    elif xv == 1:
+                        for j in range(N):
+                            o[j] += wk[j]
+                    else:
+                        for j in range(N):
+                            o[j] += xv * wk[j]
+
+    @_jit
+    def _trace_kernel(s, x0, decay, scale, set_mode, out):  # type: ignore[no-untyped-def]
+        """Trace over ``s [T, M]`` from ``x0 [M]`` (in place), every step into ``out``."""
+        T = s.shape[0]
+        M = s.shape[1]
+        zero = decay * 0
+        for t in range(T):
+            for j in range(M):
+                d = x0[j] * decay
+                if set_mode:
+                    x0[j] = scale if s[t, j] > zero else d
+                else:
+                    x0[j] = d + scale * s[t, j]
+            out[t] = x0
+
+    @_jit
+    def _network_kernel(  # type: ignore[no-untyped-def]
+        kinds,
+        prms,
+        offs,
+        sizes,
+        ext_offs,
+        rec_offs,
+        ext,
+        weights,
+        psrc,
+        ptgt,
+        v,
+        rf,
+        th,
+        syn,
+        prev,
+        rec,
+    ):
+        """Run the network for ``T = ext.shape[0]`` steps.
+
+        Populations ``p`` own units ``offs[p]:offs[p]+sizes[p]`` of the state ``[B, U]``
+        arrays; ``ext [T, B, E]`` holds external inputs (``ext_offs[p]``, -1: none; the
+        spikes of ``Input`` populations); ``rec [T, B, R]`` receives the spikes of the
+        other populations (``rec_offs``). Projections ``i`` (dense ``weights[i]
+        [n_src, n_tgt]``, connection order) deliver the spikes of the step before, event
+        by event; ``prev [B, U]`` holds those of the step before the window.
+        """
+        T = ext.shape[0]
+        B = prev.shape[0]
+        U = prev.shape[1]
+        P = kinds.shape[0]
+        cur = np.zeros((B, U), dtype=prev.dtype)
+        tmp = np.zeros((B, U), dtype=prev.dtype)
+        has = np.zeros(P, dtype=np.bool_)
+        zero = prms[0, _P_ZERO]
+        for t in range(T):
+            for p in range(P):
+                has[p] = False
+                if kinds[p] != KIND_INPUT and ext_offs[p] >= 0:
+                    o = offs[p]
+                    e = ext_offs[p]
+                    n = sizes[p]
+                    for b in range(B):
+                        cb = cur[b, o : o + n]
+                        eb = ext[t, b, e : e + n]
+                        for j in range(n):
+                            cb[j] = eb[j]
+                    has[p] = True
+            for i in range(len(weights)):
+                w = weights[i]
+                sp = psrc[i]
+                tp = ptgt[i]
+                to = offs[tp]
+                nt = sizes[tp]
+                ns = sizes[sp]
+                # Accumulate straight into the current when nothing is there yet.
+                acc = tmp if has[tp] else cur
+                for b in range(B):
+                    ab = acc[b, to : to + nt]
+                    for j in range(nt):
+                        ab[j] = zero
+                if t == 0:
+                    src = prev[:, offs[sp] : offs[sp] + ns]
+                elif kinds[sp] == KIND_INPUT:
+                    src = ext[t - 1, :, ext_offs[sp] : ext_offs[sp] + ns]
+                else:
+                    src = rec[t - 1, :, rec_offs[sp] : rec_offs[sp] + ns]
+                # Source-major: each active row of w is read once for all batch elements.
+                for k in range(ns):
+                    for b in range(B):
+                        xv = src[b, k]
+                        if xv != zero:
+                            _add_row(acc, b, to, w, k, xv)
+                if has[tp]:
+                    for b in range(B):
+                        cb = cur[b, to : to + nt]
+                        tb = tmp[b, to : to + nt]
+                        for j in range(nt):
+                            cb[j] = cb[j] + tb[j]
+                has[tp] = True
+            for p in range(P):
+                if kinds[p] == KIND_INPUT:
+                    continue
+                o = offs[p]
+                n = sizes[p]
+                if not has[p]:
+                    for b in range(B):
+                        cb = cur[b, o : o + n]
+                        for j in range(n):
+                            cb[j] = zero
+                r = rec_offs[p]
+                for b in range(B):
+                    _pop_step(
+                        kinds[p],
+                        prms[p],
+                        cur[b, o : o + n],
+                        v[b, o : o + n],
+                        rf[b, o : o + n],
+                        th[b, o : o + n],
+                        syn[b, o : o + n],
+                        rec[t, b, r : r + n],
+                    )
+
+
+def _np(t: Tensor) -> np.ndarray[Any, Any]:
+    return t.detach().contiguous().numpy()
+
+
+# -- public wrappers --------------------------------------------------------------------
+def neuron_scan(
+    neuron: Any, x: Tensor, state: Any, record: Sequence[str] = ()
+) -> tuple[Tensor, Any, dict[str, Tensor]] | None:
+    """Compiled :meth:`Neuron.run`: ``x [T, B, *shape]`` -> ``(spikes, state, recs)``.
+
+    Returns ``None`` when no kernel applies (the caller runs the eager scan).
+    """
+    kind = neuron_kind(neuron)
+    if kind is None or kind == KIND_INPUT or not usable(x, *state):
+        return None
+    fields = _state_fields(kind)
+    if any(k not in fields for k in record) or any(s.dtype != x.dtype for s in state):
+        return None
+    T, B = x.shape[0], x.shape[1]
+    n = neuron.n
+    dtype = x.dtype
+    named = dict(zip(type(state)._fields, state, strict=True))
+    # Copies: the kernel updates in place, the caller's state must not change.
+    work = {k: named[k].detach().reshape(B, n).clone() for k in fields}
+    dummy = torch.empty(B, n, dtype=dtype)
+    v = work["v"]
+    rf = work["refrac"]
+    th = work.get("theta", dummy)
+    syn = work.get("i", dummy)
+    spikes = torch.empty(T, B, n, dtype=dtype)
+    rec = torch.empty(len(record), T, B, n, dtype=dtype)
+    codes = np.array([_FIELDS[k] for k in record], dtype=np.int64)
+    prm = neuron_params(neuron, kind, _np(v).dtype)
+    _scan_kernel(
+        kind,
+        prm,
+        _np(x.reshape(T, B, n)),
+        v.numpy(),
+        rf.numpy(),
+        th.numpy(),
+        syn.numpy(),
+        spikes.numpy(),
+        rec.numpy(),
+        codes,
+    )
+    shape = (B, *neuron.shape)
+    new_state = type(state)(*(work[f].reshape(shape) for f in type(state)._fields))
+    recs = {k: rec[i].reshape(T, *shape) for i, k in enumerate(record)}
+    return spikes.reshape(T, *shape), new_state, recs
+
+
+def event_matmul_rows(x: Tensor, w: Tensor) -> Tensor | None:
+    """Event-driven ``x [R, K] @ w [K, N]`` adding one row of ``w`` per non-zero input.
+
+    Returns ``None`` when the kernel does not apply (non-CPU, autograd, dtype mismatch).
+    """
+    if not usable(x, w) or x.dtype != w.dtype:
+        return None
+    out = torch.zeros(x.shape[0], w.shape[1], dtype=w.dtype)
+    _event_rows_kernel(_np(x), _np(w), out.numpy())
+    return out
+
+
+def trace_scan(
+    s: Tensor, x0: Tensor, tau: float, scale: float, set_mode: bool, dt: float
+) -> tuple[Tensor, Tensor] | None:
+    """Traces over a window of spikes ``s [T, B, ...]`` from ``x0 [B, ...]``.
+
+    Returns ``(trace record [T, B, ...], final trace)``, or ``None`` when not applicable.
+    """
+    if not usable(s, x0) or s.dtype != x0.dtype or s.shape[0] == 0:
+        return None
+    T = s.shape[0]
+    m = x0.numel()
+    npdt = _np(x0).dtype.type
+    cur = x0.detach().reshape(m).clone()
+    out = torch.empty(T, m, dtype=x0.dtype)
+    _trace_kernel(
+        _np(s.reshape(T, m)),
+        cur.numpy(),
+        npdt(math.exp(-dt / tau)),
+        npdt(scale),
+        bool(set_mode),
+        out.numpy(),
+    )
+    return out.reshape(s.shape), cur.reshape(x0.shape)
+
+
+def run_network(
+    populations: Sequence[tuple[str, Any]],
+    projections: Sequence[tuple[Tensor, int, int]],
+    inputs: dict[str, Tensor],
+    neurons: dict[str, Any],
+    prev: dict[str, Tensor],
+    T: int,
+    B: int,
+) -> tuple[dict[str, Tensor], dict[str, Any], dict[str, Tensor]] | None:
+    """Run a whole network for ``T`` steps in one compiled loop (event-driven delivery).
+
+    Args:
+        populations: ``(name, neuron module)`` in network order.
+        projections: ``(dense weight [n_src, n_tgt], source index, target index)`` in
+            connection order.
+        inputs: External inputs ``{name: [T, B, *shape]}``.
+        neurons: Neuron states by name.
+        prev: Spikes of the step before the window by name.
+
+    Returns:
+        ``(record {name: [T, B, *shape]}, neuron states, last spikes)``, or ``None`` when
+        the kernel does not apply.
+    """
+    if not enabled() or not populations:
+        return None
+    kinds = []
+    dtype = populations[0][1].dtype
+    for _, pop in populations:
+        k = neuron_kind(pop)
+        if k is None or pop.dtype != dtype or pop.device.type != "cpu":
+            return None
+        kinds.append(k)
+    tensors = [w for w, _, _ in projections] + list(inputs.values()) + list(prev.values())
+    for st in neurons.values():
+        tensors.extend(st)
+    if not usable(*tensors):
+        return None
+    if any(w.dtype != dtype for w, _, _ in projections):
+        return None
+    sizes = [pop.n for _, pop in populations]
+    offs = np.cumsum([0, *sizes[:-1]]).astype(np.int64)
+    U = int(sum(sizes))
+    ext_parts: list[Tensor] = []
+    ext_offs = []
+    e = 0
+    for (name, _), n in zip(populations, sizes, strict=True):
+        x = inputs.get(name)
+        if x is None:
+            ext_offs.append(-1)
+        else:
+            ext_offs.append(e)
+            ext_parts.append(x.detach().reshape(T, B, n).to(dtype))
+            e += n
+    if ext_parts:
+        ext = ext_parts[0] if len(ext_parts) == 1 else torch.cat(ext_parts, dim=2)
+    else:
+        ext = torch.zeros(T, B, 0, dtype=dtype)
+    rec_offs = []
+    r = 0
+    for k, n in zip(kinds, sizes, strict=True):
+        rec_offs.append(r if k != KIND_INPUT else -1)
+        r += n if k != KIND_INPUT else 0
+    # Flat state arrays [B, U].
+    v = torch.zeros(B, U, dtype=dtype)
+    rf = torch.zeros(B, U, dtype=dtype)
+    th = torch.zeros(B, U, dtype=dtype)
+    syn = torch.zeros(B, U, dtype=dtype)
+    flat = {"v": v, "refrac": rf, "theta": th, "i": syn}
+    pv = torch.empty(B, U, dtype=dtype)
+    for (name, _), o, n, k in zip(populations, offs, sizes, kinds, strict=True):
+        o = int(o)
+        pv[:, o : o + n] = prev[name].reshape(B, n)
+        if k == KIND_INPUT:
+            continue
+        st = neurons[name]
+        for f, val in zip(type(st)._fields, st, strict=True):
+            flat[f][:, o : o + n] = val.reshape(B, n)
+    np_dtype = _np(v).dtype
+    prms = np.stack(
+        [neuron_params(pop, k, np_dtype) for (_, pop), k in zip(populations, kinds, strict=True)]
+    )
+    rec = torch.empty(T, B, r, dtype=dtype)
+    weights = tuple(_np(w) for w, _, _ in projections)
+    if not weights:
+        weights = (np.zeros((1, 1), dtype=np_dtype),)
+        psrc = np.zeros(0, dtype=np.int64)
+        ptgt = np.zeros(0, dtype=np.int64)
+        weights_used: Any = numba.typed.List.empty_list(numba.typeof(weights[0]))
+    else:
+        psrc = np.array([s for _, s, _ in projections], dtype=np.int64)
+        ptgt = np.array([t for _, _, t in projections], dtype=np.int64)
+        weights_used = weights
+    _network_kernel(
+        np.array(kinds, dtype=np.int64),
+        prms,
+        offs,
+        np.array(sizes, dtype=np.int64),
+        np.array(ext_offs, dtype=np.int64),
+        np.array(rec_offs, dtype=np.int64),
+        _np(ext),
+        weights_used,
+        psrc,
+        ptgt,
+        v.numpy(),
+        rf.numpy(),
+        th.numpy(),
+        syn.numpy(),
+        pv.numpy(),
+        rec.numpy(),
+    )
+    record: dict[str, Tensor] = {}
+    states: dict[str, Any] = {}
+    last: dict[str, Tensor] = {}
+    for (name, pop), o, n, k, ro in zip(populations, offs, sizes, kinds, rec_offs, strict=True):
+        o = int(o)
+        shape = (B, *pop.shape)
+        if k == KIND_INPUT:
+            record[name] = inputs[name].to(dtype)
+            states[name] = neurons[name]
+        else:
+            record[name] = rec[:, :, ro : ro + n].reshape(T, *shape)
+            st = neurons[name]
+            states[name] = type(st)(
+                *(flat[f][:, o : o + n].reshape(shape).clone() for f in type(st)._fields)
+            )
+        last[name] = record[name][-1]
+    return record, states, last
