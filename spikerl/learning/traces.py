@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from spikerl._checks import check_positive
+from spikerl.core import kernels
 from spikerl.core.traces import TraceMode, TraceParams, trace_step
 
 __all__ = [
@@ -86,7 +87,8 @@ def trace_window(
     with ``x[-1] = x0``. ``ADD`` traces are decay-matrix products over blocks of
     :data:`BLOCK` steps, ``x[c] = D @ (scale * s[c]) + a^(i+1) x[c-1][-1]`` with
     ``a = exp(-dt / tau)`` (``O(T * BLOCK)`` per unit instead of a Python step loop);
-    ``SET`` traces are a scan.
+    ``SET`` traces are a scan. On CPU without autograd both run as one compiled
+    sequential scan (:func:`spikerl.core.kernels.trace_scan`).
 
     Args:
         spikes: ``[T, B, ...]`` spikes (0/1 or graded).
@@ -108,7 +110,10 @@ def trace_window(
     if T == 1:
         x = trace_step(x0, s[0], params, dt).unsqueeze(0)
         return x, (x0 * a).unsqueeze(0)
-    if params.mode is TraceMode.ADD:
+    fast = kernels.trace_scan(s, x0, params.tau, params.scale, params.mode is TraceMode.SET, dt)
+    if fast is not None:  # compiled sequential scan (CPU, no autograd)
+        x = fast[0]
+    elif params.mode is TraceMode.ADD:
         x = torch.empty_like(s)
         n = min(T, BLOCK)
         d = decay_matrix(n, params.tau, dt, dtype=x0.dtype, device=x0.device)
