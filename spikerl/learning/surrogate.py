@@ -387,6 +387,13 @@ class SurrogateLIF(nn.Module):
         self._check(x, 2)
         if state is None:
             state = self.initial_state(x[0])
+        from spikerl.learning.fused_lif import fused_lif_window
+
+        fused = fused_lif_window(
+            x, state.v, self.params, self.dt, self.surrogate, self.detach_reset
+        )
+        if fused is not None:  # compiled forward + backward (CPU, refractory-free)
+            return fused[0]
         out = []
         for t in range(x.shape[0]):
             s, state = surrogate_lif_step(
