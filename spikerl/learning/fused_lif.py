@@ -45,6 +45,9 @@ except ImportError:  # pragma: no cover
 #: Surrogate codes understood by the kernels.
 FAST_SIGMOID, ATAN, SIGMOID = 0, 1, 2
 
+#: Units per parallel block of the kernels.
+_BLOCK = 512
+
 _fwd: Any = None
 _bwd: Any = None
 
@@ -57,47 +60,59 @@ def _compile() -> None:
 
     @jit  # type: ignore[misc]
     def fwd(x, v0, a, v_rest, v_thresh, v_reset, soft_c, soft, spikes, upre, vT):  # type: ignore[no-untyped-def]
+        # Blocks of units in parallel; inside a block, time outside and units inside, so
+        # every access is contiguous.
         T, M = x.shape
         zero = x.dtype.type(0.0)
         one = x.dtype.type(1.0)
-        for m in numba.prange(M):
-            v = v0[m]
+        n_blocks = (M + _BLOCK - 1) // _BLOCK
+        for b in numba.prange(n_blocks):
+            lo = b * _BLOCK
+            hi = min(M, lo + _BLOCK)
+            v = v0[lo:hi].copy()
             for t in range(T):
-                u = v_rest + (v - v_rest) * a + x[t, m]
-                upre[t, m] = u
-                if u - v_thresh >= zero:
-                    spikes[t, m] = one
-                    v = u - soft_c if soft else v_reset
-                else:
-                    spikes[t, m] = zero
-                    v = u
-            vT[m] = v
+                for j in range(hi - lo):
+                    m = lo + j
+                    u = v_rest + (v[j] - v_rest) * a + x[t, m]
+                    upre[t, m] = u
+                    if u - v_thresh >= zero:
+                        spikes[t, m] = one
+                        v[j] = u - soft_c if soft else v_reset
+                    else:
+                        spikes[t, m] = zero
+                        v[j] = u
+            vT[lo:hi] = v
 
     @jit  # type: ignore[misc]
     def bwd(gs_in, upre, spikes, a, v_thresh, v_reset, soft_c, soft, detach, kind, k, gx, gv0):  # type: ignore[no-untyped-def]
         T, M = gs_in.shape
-        for m in numba.prange(M):
-            gv = 0.0
+        n_blocks = (M + _BLOCK - 1) // _BLOCK
+        for b in numba.prange(n_blocks):
+            lo = b * _BLOCK
+            hi = min(M, lo + _BLOCK)
+            gv = np.zeros(hi - lo)
             for t in range(T - 1, -1, -1):
-                u = float(upre[t, m])
-                s = float(spikes[t, m])
-                d = u - v_thresh
-                if kind == 0:
-                    den = 1.0 + k * abs(d)
-                    g = 1.0 / (den * den)
-                elif kind == 1:
-                    q = math.pi * k * d / 2.0
-                    g = (k / 2.0) / (1.0 + q * q)
-                else:
-                    sig = 1.0 / (1.0 + math.exp(-k * d))
-                    g = k * sig * (1.0 - sig)
-                gs = float(gs_in[t, m])
-                if not detach:
-                    gs += gv * (-soft_c if soft else (v_reset - u))
-                gu = gs * g + gv * (1.0 if soft else (1.0 - s))
-                gx[t, m] = gu
-                gv = a * gu
-            gv0[m] = gv
+                for j in range(hi - lo):
+                    m = lo + j
+                    u = float(upre[t, m])
+                    s = float(spikes[t, m])
+                    d = u - v_thresh
+                    if kind == 0:
+                        den = 1.0 + k * abs(d)
+                        g = 1.0 / (den * den)
+                    elif kind == 1:
+                        q = math.pi * k * d / 2.0
+                        g = (k / 2.0) / (1.0 + q * q)
+                    else:
+                        sig = 1.0 / (1.0 + math.exp(-k * d))
+                        g = k * sig * (1.0 - sig)
+                    gs = float(gs_in[t, m])
+                    if not detach:
+                        gs += gv[j] * (-soft_c if soft else (v_reset - u))
+                    gu = gs * g + gv[j] * (1.0 if soft else (1.0 - s))
+                    gx[t, m] = gu
+                    gv[j] = a * gu
+            gv0[lo:hi] = gv
 
     _fwd, _bwd = fwd, bwd
 
