@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from spikerl._checks import check_positive
+from spikerl.core import kernels
 from spikerl.core.projections import Projection
 from spikerl.learning.traces import TraceParams, trace_window
 
@@ -183,7 +184,32 @@ def outer(pre: Tensor, post: Tensor, coeff: Tensor | None = None) -> Tensor:
     """
     if coeff is not None:
         pre = pre * coeff.to(pre.dtype)[:, :, None, None]
+    if pre.shape[2] == 1:  # dense or sparse projection: one location, maybe event-driven
+        fast = _event_outer(pre.flatten(0, 2), post.flatten(0, 2))
+        if fast is not None:
+            return fast.unsqueeze(0)
     return torch.einsum("tblk,tbln->lkn", pre, post)
+
+
+#: Largest fraction of non-zero entries for which :func:`outer` goes event-driven.
+EVENT_OUTER_MAX_DENSITY = 0.1
+
+
+def _event_outer(p: Tensor, q: Tensor) -> Tensor | None:
+    """``p^T q`` for ``p [R, K]``, ``q [R, N]`` by adding rows at the non-zeros of the sparser.
+
+    Spike matrices are mostly zeros: ``p^T q = (q^T p)^T`` is then a sum, over each spike,
+    of one row of the other (trace) matrix. ``None`` when neither operand is sparse enough or
+    the compiled kernels do not apply.
+    """
+    d_p = float(torch.count_nonzero(p)) / max(p.numel(), 1)
+    d_q = float(torch.count_nonzero(q)) / max(q.numel(), 1)
+    if min(d_p, d_q) > EVENT_OUTER_MAX_DENSITY:
+        return None
+    if d_q <= d_p:
+        out = kernels.event_matmul_rows(q.T.contiguous(), p.contiguous())
+        return None if out is None else out.T
+    return kernels.event_matmul_rows(p.T.contiguous(), q.contiguous())
 
 
 def outer_per_sample(pre: Tensor, post: Tensor, coeff: Tensor | None = None) -> Tensor:

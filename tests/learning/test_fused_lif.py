@@ -65,3 +65,18 @@ def test_surrogate_lif_run_uses_fused_path_and_falls_back() -> None:
     s = fast.run(x)
     assert s.shape == x.shape and s.sum() > 0
     assert slow.run(x).sum() <= s.sum()  # refractory periods can only remove spikes
+
+
+def test_event_driven_outer_equals_einsum() -> None:
+    from spikerl.learning.activity import outer
+
+    g = torch.Generator().manual_seed(3)
+    pre = (torch.rand(200, 2, 1, 40, generator=g) < 0.02).float()  # sparse spikes
+    post = torch.rand(200, 2, 1, 30, generator=g)  # dense traces
+    ref = torch.einsum("tblk,tbln->lkn", pre, post)
+    torch.testing.assert_close(outer(pre, post), ref)
+    torch.testing.assert_close(
+        outer(post.transpose(-1, -1), pre), torch.einsum("tblk,tbln->lkn", post, pre)
+    )
+    dense = torch.rand(50, 1, 1, 8, generator=g)
+    torch.testing.assert_close(outer(dense, dense), torch.einsum("tblk,tbln->lkn", dense, dense))
