@@ -1,0 +1,182 @@
+"""Observation feature maps for the R-STDP agent: observations -> firing probabilities.
+
+A feature map turns a batch of observations ``[B, *obs_shape]`` into values in ``[0, 1]``
+(``[B, F]``), read by the input population as per-step spike probabilities (population
+coding). The actor and the critic both read these features.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+class FeatureMap:
+    """Base class: ``__call__(obs [B, *obs_shape]) -> features [B, F]`` in ``[0, 1]``."""
+
+    n_features: int = 0
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        """Map observations to features."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class GaussianFieldsConfig:
+    """Gaussian receptive fields per state dimension, with optional conjunctive pairs.
+
+    Attributes:
+        low: Lower end of each state dimension's range (values are clipped to it).
+        high: Upper end of each dimension's range.
+        n_centres: Receptive fields per dimension, evenly spaced over ``[low, high]``.
+        width: Field standard deviation as a fraction of the centre spacing.
+        pair_centres: Fields per dimension in the 2-D conjunctive grids (0: no pairs).
+        bias: Append one always-on feature.
+    """
+
+    low: Sequence[float] = (-2.4, -3.0, -0.21, -3.5)
+    high: Sequence[float] = (2.4, 3.0, 0.21, 3.5)
+    n_centres: int = 7
+    width: float = 0.6
+    pair_centres: int = 5
+    bias: bool = True
+
+
+@dataclass
+class GaussianFields(FeatureMap):
+    """Population coding: ``phi_k(x) = exp(-(x_d - c_k)^2 / (2 s^2))`` per dimension ``d``.
+
+    Conjunctive features are products of two dimensions' fields on a coarser grid
+    (``pair_centres`` per dimension, for every pair of dimensions).
+    """
+
+    config: GaussianFieldsConfig = field(default_factory=GaussianFieldsConfig)
+
+    def __post_init__(self) -> None:
+        c = self.config
+        self.low = np.asarray(c.low, dtype=np.float64)
+        self.high = np.asarray(c.high, dtype=np.float64)
+        if self.low.shape != self.high.shape or bool((self.high <= self.low).any()):
+            raise ValueError("GaussianFields: low and high must match in length and low < high")
+        self.n_dims = int(self.low.size)
+        pairs = list(itertools.combinations(range(self.n_dims), 2)) if c.pair_centres else []
+        self._pi = np.array([i for i, _ in pairs], dtype=np.int64)
+        self._pj = np.array([j for _, j in pairs], dtype=np.int64)
+        self.n_features = self.n_dims * c.n_centres + len(pairs) * c.pair_centres**2 + int(c.bias)
+        self._c1 = np.linspace(0.0, 1.0, c.n_centres)
+        self._s1 = c.width / max(c.n_centres - 1, 1)
+        n2 = max(c.pair_centres, 1)
+        self._c2 = np.linspace(0.0, 1.0, n2)
+        self._s2 = c.width / max(n2 - 1, 1)
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        """Map ``[B, D]`` observations to ``[B, F]`` features."""
+        x = np.asarray(obs, dtype=np.float64).reshape(len(obs), -1)
+        b = x.shape[0]
+        u = np.clip((x - self.low) / (self.high - self.low), 0.0, 1.0)[:, :, None]
+        parts = [np.exp(-0.5 * ((u - self._c1) / self._s1) ** 2).reshape(b, -1)]
+        if self._pi.size:
+            g = np.exp(-0.5 * ((u - self._c2) / self._s2) ** 2)  # [B, D, n]
+            parts.append((g[:, self._pi, :, None] * g[:, self._pj, None, :]).reshape(b, -1))
+        if self.config.bias:
+            parts.append(np.ones((b, 1)))
+        return np.concatenate(parts, axis=1)
+
+
+@dataclass(frozen=True)
+class BreakoutFieldsConfig:
+    """Ball/paddle features for full-resolution grey Breakout frames (210x160).
+
+    Attributes:
+        n_bins: Gaussian fields over the horizontal ball-minus-paddle offset.
+        n_ball_y: Fields over the ball's height.
+        n_dir: 3: ball moving left / not / right (1: ignore direction).
+        width: Field standard deviation as a fraction of the field spacing.
+        offset_range: Offsets beyond +-this fraction of the play width saturate.
+        paddle_rows: Rows ``[start, stop)`` of the paddle.
+        field_rows: Rows ``[start, stop)`` searched for the ball (below the bricks).
+        cols: Columns ``[start, stop)`` inside the side walls.
+    """
+
+    n_bins: int = 11
+    n_ball_y: int = 4
+    n_dir: int = 3
+    width: float = 0.6
+    offset_range: float = 0.5
+    paddle_rows: tuple[int, int] = (189, 193)
+    field_rows: tuple[int, int] = (93, 189)
+    cols: tuple[int, int] = (8, 152)
+
+
+@dataclass
+class BreakoutFields(FeatureMap):
+    """Features relating ball and paddle, read from the last two grey frames.
+
+    Input: observations ``[B, 2, H, W]`` (two stacked grey frames, newest last; raw
+    210x160 ALE frames). The paddle is the lit pixel mass in ``paddle_rows``; the ball is
+    the lit mass in ``field_rows``. Features: Gaussian fields of the offset
+    ``(ball_x - paddle_x)``, conjoined with fields of the ball's height and its
+    horizontal direction (from the previous frame), plus "no ball" and bias units.
+    """
+
+    config: BreakoutFieldsConfig = field(default_factory=BreakoutFieldsConfig)
+
+    def __post_init__(self) -> None:
+        c = self.config
+        n_dir = 3 if c.n_dir == 3 else 1
+        self.n_features = c.n_bins * c.n_ball_y * n_dir + 2
+        self._c_off = np.linspace(0.0, 1.0, c.n_bins)
+        self._s_off = c.width / max(c.n_bins - 1, 1)
+        self._c_y = np.linspace(0.0, 1.0, c.n_ball_y)
+        self._s_y = c.width / max(c.n_ball_y - 1, 1)
+
+    def _locate(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Ball x, ball y, paddle x (in [0, 1]) and a ball-visible flag, ``[B]`` each.
+
+        Scans every second row and column (the ball is 2x4 pixels) with ``flatnonzero``.
+        """
+        c = self.config
+        c0, c1 = c.cols
+        w = float(c1 - c0)
+        f0, f1 = c.field_rows
+        b = frames.shape[0]
+        bx = np.full(b, 0.5)
+        by = np.zeros(b)
+        px = np.full(b, 0.5)
+        vis = np.zeros(b, dtype=bool)
+        wc = (c1 - c0 + 1) // 2
+        for i in range(b):
+            prow = frames[i, c.paddle_rows[0] + 1, c0:c1]
+            pi = np.flatnonzero(prow)
+            if pi.size:
+                px[i] = pi.sum() / (pi.size * w)
+            fi = np.flatnonzero(frames[i, f0:f1:2, c0:c1:2])
+            if fi.size:
+                vis[i] = True
+                r, col = np.divmod(fi, wc)
+                bx[i] = 2.0 * col.sum() / (fi.size * w)
+                by[i] = 2.0 * r.sum() / (fi.size * (f1 - f0))
+        return bx, by, px, vis
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        """Map ``[B, 2, H, W]`` frames to ``[B, F]`` ball/paddle features."""
+        c = self.config
+        x = np.asarray(obs)
+        if x.ndim == 3:
+            x = x[:, None]
+        bx, by, px, vis = self._locate(x[:, -1])
+        b = len(bx)
+        off = np.clip((bx - px) / (2 * c.offset_range) + 0.5, 0.0, 1.0)
+        f_off = np.exp(-0.5 * ((off[:, None] - self._c_off) / self._s_off) ** 2)
+        f_y = np.exp(-0.5 * ((by[:, None] - self._c_y) / self._s_y) ** 2)
+        conj = f_off[:, :, None] * f_y[:, None, :]
+        if c.n_dir == 3:
+            obx, _, _, ovis = self._locate(x[:, 0])
+            vx = np.where(vis & ovis, bx - obx, 0.0)
+            dirs = np.stack([vx < -1e-4, np.abs(vx) <= 1e-4, vx > 1e-4], axis=1)
+            conj = conj[:, :, :, None] * dirs[:, None, None, :]
+        conj = conj.reshape(b, -1) * vis[:, None]
+        return np.concatenate([conj, (~vis)[:, None].astype(np.float64), np.ones((b, 1))], axis=1)

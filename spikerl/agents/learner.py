@@ -1,0 +1,167 @@
+"""The R-STDP learning step, shared by :class:`~spikerl.agents.RSTDP` and the Pipeline.
+
+One environment step of the agent is ``act`` (features -> spiking window -> actions, STDP
+pair sums into the eligibility) followed by ``update`` (third factor -> weight change).
+The object holds the per-environment learning state; it knows nothing of SB3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from spikerl.agents.features import FeatureMap
+from spikerl.agents.network import (
+    ActorState,
+    LearnConfig,
+    LearnState,
+    Modulation,
+    SpikingActorCritic,
+    StepOutput,
+)
+
+
+@dataclass
+class UpdateStats:
+    """Diagnostics of one plasticity update.
+
+    Attributes:
+        modulation: Mean third factor (TD error or reward) over the batch.
+        mean_abs_dw: Mean absolute actor weight change.
+        value: Mean critic value of the states acted in.
+    """
+
+    modulation: float
+    mean_abs_dw: float
+    value: float
+
+
+class RSTDPLearner:
+    """Act-and-learn state machine for a batch of ``n_envs`` environments.
+
+    Args:
+        net: The spiking actor and critic (weights are updated in place).
+        features: Observation feature map.
+        learn: Learning constants.
+        n_envs: Batch size.
+        rng: Source of the input spikes and membrane noise.
+    """
+
+    def __init__(
+        self,
+        net: SpikingActorCritic,
+        features: FeatureMap,
+        learn: LearnConfig,
+        n_envs: int,
+        rng: np.random.Generator,
+    ) -> None:
+        self.net = net
+        self.features = features
+        self.learn = learn
+        self.n_envs = n_envs
+        self.rng = rng
+        self.actor_state: ActorState = net.initial_state(n_envs)
+        self.learn_state: LearnState = net.initial_learn_state(n_envs)
+        self._phi: np.ndarray | None = None
+        self._phi_next: np.ndarray | None = None
+        self._stale: np.ndarray | None = None
+        self.last: StepOutput | None = None
+
+    def forget_observations(self) -> None:
+        """Drop cached features (call when the environments were reset from outside)."""
+        self._phi_next = None
+        self._stale = None
+
+    def reset(self, episode_start: np.ndarray) -> None:
+        """Clear the network state and traces of environments whose episode starts."""
+        if episode_start.any():
+            self.actor_state = SpikingActorCritic.reset_state(self.actor_state, episode_start)
+            keep = ~episode_start.astype(bool)
+            self.learn_state.elig[~keep] = 0.0
+            self.learn_state.z_critic[~keep] = 0.0
+
+    def act(self, obs: np.ndarray, *, learn: bool = True) -> np.ndarray:
+        """Choose actions for observations ``[B, ...]`` (stochastic), accumulating STDP.
+
+        ``obs`` must be the observations that followed the last ``update`` (if any): the
+        features computed there for bootstrapping are reused where no episode ended.
+        """
+        phi = self._phi_next
+        if phi is None or self._stale is None:
+            phi = self.features(obs)
+        elif self._stale.any():
+            phi = phi.copy()
+            phi[self._stale] = self.features(obs[self._stale])
+        self._phi_next = None
+        out, self.actor_state = self.net.step(
+            phi, self.actor_state, deterministic=False, learn=learn, rng=self.rng
+        )
+        if learn:
+            elig, zc = self.learn_state
+            elig *= self.learn.gamma * self.learn.lam_actor
+            elig += out.z
+            zc *= self.learn.gamma * self.learn.lam_critic
+            zc += phi
+        self._phi = phi
+        self.last = out
+        return out.actions
+
+    def update(
+        self,
+        rewards: np.ndarray,
+        bootstrap_obs: np.ndarray,
+        terminated: np.ndarray,
+        lr_fraction: float = 1.0,
+        stale: np.ndarray | None = None,
+        mask: np.ndarray | None = None,
+    ) -> UpdateStats:
+        """Apply the three-factor update for the transition that ``act`` started.
+
+        Args:
+            rewards: Rewards ``[B]``.
+            bootstrap_obs: The next observations ``[B, ...]``: for an episode that ended,
+                its final observation (not the reset one).
+            terminated: True where the episode ended in a terminal state (no bootstrap);
+                a truncated episode still bootstraps from its final observation.
+            lr_fraction: Multiplier of both learning rates (schedule).
+            stale: True where ``bootstrap_obs`` is not the observation the next ``act``
+                sees (episode ended, env reset); None means all stale.
+            mask: False where the step was no real transition (a vector env's autoreset
+                step): no plasticity there.
+        """
+        if stale is None:
+            stale = np.ones(len(rewards), dtype=bool)
+        if self._phi is None:
+            raise RuntimeError("update() called before act()")
+        lc = self.learn
+        net = self.net
+        phi = self._phi
+        v = net.value(phi)
+        phi_next = self.features(bootstrap_obs)
+        v_next = net.value(phi_next) * (1.0 - terminated.astype(np.float64))
+        r = rewards.astype(np.float64)
+        if lc.reward_clip > 0:
+            r = np.clip(r, -lc.reward_clip, lc.reward_clip)
+        td = np.clip(r + lc.gamma * v_next - v, -lc.delta_clip, lc.delta_clip)
+        if lc.modulation is Modulation.TD_ERROR:
+            mod = td
+        else:
+            mod = np.clip(r, -lc.delta_clip, lc.delta_clip)
+        if mask is not None:
+            td = td * mask
+            mod = mod * mask
+        b = len(r)
+        ls = self.learn_state
+        f = net.n_features
+        crit = net.critic_np
+        crit += (lr_fraction * lc.lr_critic / b) * np.einsum(
+            "b,bf->f", td / np.maximum(phi.sum(axis=1), 1e-8), ls.z_critic
+        )
+        dw = (lr_fraction * lc.lr_actor / (f * b)) * np.tensordot(mod, ls.elig, axes=1)
+        w = net.w_np
+        w += dw
+        np.clip(w, net.snn.wmin, net.snn.wmax, out=w)
+        self._phi_next = phi_next
+        self._stale = stale
+        return UpdateStats(float(mod.mean()), float(np.abs(dw).mean()), float(v.mean()))

@@ -1,0 +1,337 @@
+"""The spiking actor of the R-STDP agent and its linear TD(lambda) critic.
+
+Actor: ``F`` input neurons (population-coded features, Bernoulli spikes with probability
+``phi_i * input_rate`` per simulation step) project densely to ``A`` action populations of
+``n_per_action`` LIF neurons each; the populations inhibit each other. Per environment step
+the network runs ``T = sim_steps`` steps of ``dt`` ms (window path: one matrix product for
+the whole window, then a scan of the neurons)::
+
+    I[t]   = s_in[t] @ W - w_inh * (spikes of the other populations at t-1) + noise[t]
+    v[t]   = v_rest + (v[t-1] - v_rest) * exp(-dt / tau_mem) + I[t]           (mV)
+    s[t]   = v[t] >= v_thresh;  v[t] <- v_reset where s[t]
+
+The action is the population with the most spikes in the window (ties broken by the
+mean input drive).
+
+Plasticity (MSTDPET, Florian 2007; window mode): STDP pairs in the window give
+
+    Z_ij = a_plus * sum_t x_pre_i[t] s_post_j[t] - a_minus * sum_t s_pre_i[t] x_post_j[t-1]
+
+with ``x`` exponential traces (``tau_pre``, ``tau_post``). With ``center`` the mean over
+the action neurons is subtracted (actual minus average firing, so the losing population
+gets the opposite sign). The eligibility trace decays per environment step,
+``e <- gamma * lam_actor * e + Z``, and the third factor is the critic's TD error
+``delta = r + gamma * V(s') - V(s)`` (or the raw reward): ``dW = lr_actor * delta * e``.
+The critic is linear on the same features, ``V(s) = w_c . phi(s)``, learned by TD(lambda).
+No gradient flows through the actor.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class Modulation(StrEnum):
+    """Third factor of the actor's rule."""
+
+    TD_ERROR = "td_error"
+    REWARD = "reward"
+
+
+@dataclass(frozen=True)
+class SNNConfig:
+    """Actor network and plasticity constants.
+
+    Attributes:
+        n_per_action: LIF neurons per action population.
+        sim_steps: Simulation steps ``T`` per environment step.
+        dt: Simulation step (ms).
+        tau_mem: Membrane time constant (ms).
+        v_rest: Resting potential (mV).
+        v_reset: Potential after a spike (mV).
+        v_thresh: Threshold (mV).
+        input_rate: Spike probability per step of an input feature at value 1.
+        w_init: Initial weights are uniform in ``[w_init_low, w_init]`` (mV per spike).
+        w_init_low: Lower end of the initial weights (a narrow range keeps the neurons of
+            a population alike, so the population, not one neuron, decides).
+        w_inh: Inhibition (mV) per spike of another population, delivered next step.
+        noise_std: Membrane noise (mV per step) in stochastic mode: exploration.
+        tau_pre: Pre-synaptic trace time constant (ms).
+        tau_post: Post-synaptic trace time constant (ms).
+        a_plus: LTP amplitude.
+        a_minus: LTD amplitude.
+        center: Subtract the mean eligibility over action neurons.
+        wmin: Lower weight bound (mV).
+        wmax: Upper weight bound (mV).
+        gap: Silent interval (ms) between two environment steps' windows: the last
+            spikes are delivered, then potentials and traces decay without input for
+            ``gap`` ms. It stops a winning population from carrying over into the next
+            decision (hysteresis); 0 chains the windows back to back.
+    """
+
+    n_per_action: int = 8
+    sim_steps: int = 4
+    dt: float = 1.0
+    tau_mem: float = 20.0
+    v_rest: float = -65.0
+    v_reset: float = -65.0
+    v_thresh: float = -52.0
+    input_rate: float = 1.0
+    w_init: float = 1.0
+    w_init_low: float = 0.0
+    w_inh: float = 4.0
+    noise_std: float = 2.0
+    tau_pre: float = 5.0
+    tau_post: float = 5.0
+    a_plus: float = 1.0
+    a_minus: float = 0.5
+    center: bool = True
+    wmin: float = -20.0
+    wmax: float = 20.0
+    gap: float = 100.0
+
+
+@dataclass(frozen=True)
+class LearnConfig:
+    """Three-factor learning constants (per environment step).
+
+    Attributes:
+        gamma: Discount factor.
+        lam_actor: Eligibility decay per env step (times gamma).
+        lam_critic: Critic trace decay per env step (times gamma).
+        lr_actor: Actor learning rate (scaled by 1 / number of features).
+        lr_critic: Critic learning rate (scaled by 1 / sum of features).
+        lr_final_fraction: Learning rates decay linearly to this fraction of their start.
+        modulation: TD error of the critic or the raw reward.
+        delta_clip: Clip of the modulatory signal.
+        reward_clip: Clip rewards to ``[-reward_clip, reward_clip]`` (0: no clip).
+        life_loss_terminal: For learning only, treat a lost life (``info["lives"]``
+            drops) as the end of the value chain (no bootstrap); the game goes on.
+    """
+
+    gamma: float = 0.99
+    lam_actor: float = 0.8
+    lam_critic: float = 0.8
+    lr_actor: float = 0.5
+    lr_critic: float = 0.1
+    lr_final_fraction: float = 0.05
+    modulation: Modulation = Modulation.TD_ERROR
+    delta_clip: float = 10.0
+    reward_clip: float = 0.0
+    life_loss_terminal: bool = False
+
+
+class ActorState(NamedTuple):
+    """Per-environment state carried between environment steps (``predict``'s state).
+
+    Attributes:
+        v: Membrane potentials relative to rest (mV), ``[B, N]``.
+        spikes: Last step's action spikes, ``[B, N]``.
+        x_pre: Pre-synaptic traces, ``[B, F]``.
+        x_post: Post-synaptic traces, ``[B, N]``.
+    """
+
+    v: np.ndarray
+    spikes: np.ndarray
+    x_pre: np.ndarray
+    x_post: np.ndarray
+
+
+class LearnState(NamedTuple):
+    """Per-environment learning state: eligibility and critic traces.
+
+    Attributes:
+        elig: Actor eligibility, ``[B, F, N]``.
+        z_critic: Critic eligibility, ``[B, F]``.
+    """
+
+    elig: np.ndarray
+    z_critic: np.ndarray
+
+
+class StepOutput(NamedTuple):
+    """What one environment step of the actor produced.
+
+    Attributes:
+        actions: Chosen actions ``[B]`` (int64).
+        counts: Spike counts per population ``[B, A]``.
+        z: STDP pair sum of the window ``[B, F, N]`` (empty when not learning).
+        rate: Mean firing rate of the action neurons (spikes per neuron per step) ``[B]``.
+        spikes: Action spikes of the window ``[T, B, N]``.
+    """
+
+    actions: np.ndarray
+    counts: np.ndarray
+    z: np.ndarray
+    rate: np.ndarray
+    spikes: np.ndarray
+
+
+class SpikingActorCritic(nn.Module):
+    """Spiking actor (mutually inhibiting action populations) plus a linear critic.
+
+    The weights live in torch parameters (saved by ``state_dict``); the hand-written
+    batched window step works on zero-copy NumPy views of them, which on CPU removes the
+    per-operation dispatch cost that dominates at batch 1 (about 5x fewer microseconds per
+    environment step). The module therefore stays on the CPU.
+
+    Args:
+        n_features: Input features ``F``.
+        n_actions: Action populations ``A``.
+        snn: Network constants.
+        generator: Source of the initial weights.
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        n_actions: int,
+        snn: SNNConfig,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        self.n_features = n_features
+        self.n_actions = n_actions
+        self.snn = snn
+        n = n_actions * snn.n_per_action
+        self.n_neurons = n
+        w = torch.rand(n_features, n, generator=generator, dtype=torch.float64)
+        w = snn.w_init_low + w * (snn.w_init - snn.w_init_low)
+        self.weight = nn.Parameter(w, requires_grad=False)
+        self.critic = nn.Parameter(torch.zeros(n_features, dtype=torch.float64), False)
+        self._decay = math.exp(-snn.dt / snn.tau_mem)
+        dpre = math.exp(-snn.dt / snn.tau_pre)
+        dpost = math.exp(-snn.dt / snn.tau_post)
+        t = snn.sim_steps
+        idx = np.arange(t, dtype=np.float64)
+        diff = idx[:, None] - idx[None, :]
+        # x[t] = sum_{s<=t} d^(t-s) s[s] + d^(t+1) x_in
+        self._kpre = np.where(diff >= 0, dpre ** np.maximum(diff, 0), 0.0)
+        self._kpost = np.where(diff >= 0, dpost ** np.maximum(diff, 0), 0.0)
+        self._ppre = dpre ** (idx + 1)
+        self._ppost = dpost ** (idx + 1)
+        pop = np.arange(n) // snn.n_per_action
+        # inhibition: -w_inh from every neuron of another population
+        self._inh = (pop[:, None] != pop[None, :]).astype(np.float64) * -snn.w_inh
+        n_gap = round(snn.gap / snn.dt)
+        self._gap_v = self._decay ** max(n_gap - 1, 0) if n_gap > 0 else 1.0
+        self._gap_pre = dpre**n_gap
+        self._gap_post = dpost**n_gap
+        self._thr = snn.v_thresh - snn.v_rest
+        self._reset = snn.v_reset - snn.v_rest
+
+    def _view(self, t: torch.Tensor) -> np.ndarray:
+        key = (id(t), t.data_ptr())
+        cache: dict[str, tuple[tuple[int, int], np.ndarray]] = self.__dict__.setdefault(
+            "_views", {}
+        )
+        name = "w" if t is self.weight else "c"
+        hit = cache.get(name)
+        if hit is None or hit[0] != key:
+            hit = (key, t.data.numpy())
+            cache[name] = hit
+        return hit[1]
+
+    @property
+    def w_np(self) -> np.ndarray:
+        """Zero-copy NumPy view of the actor weights ``[F, N]``."""
+        return self._view(self.weight)
+
+    @property
+    def critic_np(self) -> np.ndarray:
+        """Zero-copy NumPy view of the critic weights ``[F]``."""
+        return self._view(self.critic)
+
+    def initial_state(self, batch: int) -> ActorState:
+        """Fresh network state for ``batch`` environments."""
+        n = self.n_neurons
+        return ActorState(
+            v=np.zeros((batch, n)),
+            spikes=np.zeros((batch, n)),
+            x_pre=np.zeros((batch, self.n_features)),
+            x_post=np.zeros((batch, n)),
+        )
+
+    def initial_learn_state(self, batch: int) -> LearnState:
+        """Zero eligibility traces for ``batch`` environments."""
+        return LearnState(
+            elig=np.zeros((batch, self.n_features, self.n_neurons)),
+            z_critic=np.zeros((batch, self.n_features)),
+        )
+
+    @staticmethod
+    def reset_state(state: ActorState, episode_start: np.ndarray) -> ActorState:
+        """Zero (fresh) the entries of environments whose episode starts."""
+        keep = ~episode_start.astype(bool).reshape(-1, 1)
+        return ActorState(*(s * keep for s in state))
+
+    def value(self, phi: np.ndarray) -> np.ndarray:
+        """Critic ``V = w_c . phi`` for features ``[B, F]`` -> ``[B]``."""
+        return phi @ self.critic_np
+
+    def step(
+        self,
+        phi: np.ndarray,
+        state: ActorState,
+        *,
+        deterministic: bool,
+        learn: bool,
+        rng: np.random.Generator,
+    ) -> tuple[StepOutput, ActorState]:
+        """Run one window of ``T`` steps for features ``phi [B, F]``.
+
+        Deterministic mode drives the actor with the expected input ``phi * input_rate``
+        and no membrane noise.
+        """
+        c = self.snn
+        t_steps = c.sim_steps
+        b, f = phi.shape
+        p = np.clip(phi * c.input_rate, 0.0, 1.0)
+        if deterministic:
+            s_in = np.broadcast_to(p, (t_steps, b, f))
+        else:
+            s_in = (rng.random((t_steps, b, f)) < p).astype(np.float64)
+        cur = s_in @ self.w_np  # [T, B, N]
+        if not deterministic and c.noise_std > 0:
+            cur = cur + rng.normal(0.0, c.noise_std, cur.shape)
+        v, prev = state.v, state.spikes
+        x_pre_in, x_post_in = state.x_pre, state.x_post
+        if c.gap > 0:  # silent gap since the previous window
+            v = (v * self._decay + prev @ self._inh) * self._gap_v
+            prev = np.zeros_like(prev)
+            x_pre_in = x_pre_in * self._gap_pre
+            x_post_in = x_post_in * self._gap_post
+        spikes = np.empty_like(cur)
+        decay, thr, reset, inh = self._decay, self._thr, self._reset, self._inh
+        for t in range(t_steps):
+            v = v * decay + cur[t] + prev @ inh
+            s = v >= thr
+            v = np.where(s, reset, v)
+            prev = s.astype(np.float64)
+            spikes[t] = prev
+        counts = spikes.sum(0).reshape(b, self.n_actions, c.n_per_action).sum(-1)
+        drive = cur.sum(0).reshape(b, self.n_actions, c.n_per_action).sum(-1)
+        actions = (counts + 1e-3 * np.tanh(drive / 100.0)).argmax(axis=1)
+        x_pre = (self._kpre @ s_in.reshape(t_steps, -1)).reshape(t_steps, b, f)
+        x_pre += self._ppre[:, None, None] * x_pre_in
+        x_post = (self._kpost @ spikes.reshape(t_steps, -1)).reshape(spikes.shape)
+        x_post += self._ppost[:, None, None] * x_post_in
+        if learn:
+            z = c.a_plus * np.matmul(x_pre.transpose(1, 2, 0), spikes.transpose(1, 0, 2))
+            if c.a_minus:
+                post_before = np.concatenate([x_post_in[None], x_post[:-1]], axis=0)
+                z -= c.a_minus * np.matmul(s_in.transpose(1, 2, 0), post_before.transpose(1, 0, 2))
+            if c.center:
+                z -= z.sum(axis=2, keepdims=True) / self.n_neurons
+        else:
+            z = np.zeros(0)
+        new_state = ActorState(v=v, spikes=prev, x_pre=x_pre[-1], x_post=x_post[-1])
+        rate = spikes.sum(axis=(0, 2)) / (t_steps * self.n_neurons)
+        return StepOutput(actions, counts, z, rate, spikes), new_state

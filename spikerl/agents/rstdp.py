@@ -1,0 +1,420 @@
+"""R-STDP: a spiking actor learned by reward-modulated STDP, as an SB3 algorithm.
+
+``RSTDP("SpikingPolicy", env)`` subclasses stable-baselines3's ``BaseAlgorithm`` the way
+sb3-contrib's gradient-free ARS does: SB3 supplies the VecEnv/Monitor handling, the
+logger, callbacks (CheckpointCallback, EvalCallback, ...), ``evaluate_policy`` and the zip
+``save``/``load`` format; the learning loop is our own and uses no gradients in the actor.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, is_dataclass
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
+from stable_baselines3.common.utils import safe_mean
+from stable_baselines3.common.vec_env import VecEnv
+
+from spikerl.agents.features import (
+    BreakoutFields,
+    BreakoutFieldsConfig,
+    FeatureMap,
+    GaussianFields,
+    GaussianFieldsConfig,
+)
+from spikerl.agents.learner import RSTDPLearner, UpdateStats
+from spikerl.agents.network import ActorState, LearnConfig, SNNConfig, SpikingActorCritic
+
+SelfRSTDP = TypeVar("SelfRSTDP", bound="RSTDP")
+
+FeatureConfig = GaussianFieldsConfig | BreakoutFieldsConfig
+
+
+def make_features(config: FeatureConfig) -> FeatureMap:
+    """Build the feature map that a feature config describes."""
+    if isinstance(config, GaussianFieldsConfig):
+        return GaussianFields(config)
+    if isinstance(config, BreakoutFieldsConfig):
+        return BreakoutFields(config)
+    raise TypeError(f"unknown feature config {type(config).__name__}")
+
+
+class SpikingPolicy(BasePolicy):
+    """The spiking actor-critic as an SB3 policy (weights in ``state_dict``).
+
+    ``predict(obs, state, episode_start, deterministic)`` carries the membrane potentials,
+    last spikes and STDP traces in ``state`` (an :class:`ActorState` of arrays).
+
+    Args:
+        observation_space: Environment observation space.
+        action_space: A ``Discrete`` action space.
+        snn: Network constants (``T`` per env step, ``dt``, neurons).
+        features: Feature map (encoder) configuration.
+        seed: Seed of the initial weights and of the policy's own spike noise.
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        snn: SNNConfig | None = None,
+        features: FeatureConfig | None = None,
+        seed: int = 0,
+        **_: Any,
+    ) -> None:
+        super().__init__(observation_space, action_space)
+        if not isinstance(action_space, spaces.Discrete):
+            raise TypeError(f"SpikingPolicy needs a Discrete action space, got {action_space}")
+        self.snn = snn or SNNConfig()
+        self.feature_config: FeatureConfig = features or GaussianFieldsConfig()
+        self.features = make_features(self.feature_config)
+        gen = torch.Generator().manual_seed(seed)
+        self.net = SpikingActorCritic(
+            self.features.n_features, int(action_space.n), self.snn, generator=gen
+        )
+        self.rng = np.random.default_rng(seed + 7919)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(snn=self.snn, features=self.feature_config)
+        return data
+
+    def _predict(
+        self, observation: torch.Tensor | dict[str, torch.Tensor], deterministic: bool = False
+    ) -> torch.Tensor:
+        """Stateless prediction (fresh network state), for SB3 internals."""
+        if isinstance(observation, dict):
+            raise TypeError("SpikingPolicy does not take dict observations")
+        actions, _ = self.predict(observation.cpu().numpy(), None, None, deterministic)
+        return torch.as_tensor(actions)
+
+    def predict(  # type: ignore[override]
+        self,
+        observation: np.ndarray | dict[str, np.ndarray],
+        state: tuple[np.ndarray, ...] | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
+        """Actions for observations; ``state`` is the :class:`ActorState` to continue.
+
+        Returns:
+            ``(actions, state)``: actions ``[B]`` (or a scalar for one unbatched
+            observation) and the new network state.
+        """
+        obs = np.asarray(observation)
+        single = obs.shape == self.observation_space.shape
+        if single:
+            obs = obs[None]
+        b = obs.shape[0]
+        st = ActorState(*state) if state is not None else self.net.initial_state(b)
+        if episode_start is not None:
+            st = SpikingActorCritic.reset_state(st, np.asarray(episode_start).reshape(b))
+        out, new = self.net.step(
+            self.features(obs), st, deterministic=deterministic, learn=False, rng=self.rng
+        )
+        actions = out.actions
+        return (actions[0] if single else actions), tuple(new)
+
+
+@dataclass(frozen=True)
+class RSTDPConfig:
+    """All settings of the R-STDP agent (saved in the zip and the run's config).
+
+    Attributes:
+        snn: Actor network constants.
+        learn: Three-factor rule constants.
+        features: Encoder (feature map) settings.
+        log_every: Steps (per environment) between logger dumps.
+    """
+
+    snn: SNNConfig = field(default_factory=SNNConfig)
+    learn: LearnConfig = field(default_factory=LearnConfig)
+    features: FeatureConfig = field(default_factory=GaussianFieldsConfig)
+    log_every: int = 1000
+
+
+def _plain(obj: Any) -> Any:
+    """Dataclasses/enums -> JSON-able values (for the readable copy in the zip)."""
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return {k: _plain(v) for k, v in asdict(obj).items()}
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    if hasattr(obj, "value") and type(obj).__module__.startswith("spikerl"):
+        return obj.value
+    return obj
+
+
+class RSTDP(BaseAlgorithm):
+    """Spiking actor-critic learned by reward-modulated STDP (MSTDPET with a TD error).
+
+    Args:
+        policy: ``"SpikingPolicy"`` or the class.
+        env: Environment, VecEnv or registered id (``n_envs > 1`` runs a batched network).
+        config: Agent settings; the keyword arguments below override parts of it.
+        snn: Network constants (overrides ``config.snn``).
+        learn: Learning constants (overrides ``config.learn``).
+        features: Feature config (overrides ``config.features``).
+        verbose: SB3 verbosity.
+        seed: Seed of weights, spikes and environments.
+        device: Only ``"cpu"``/``"auto"``: the hand-written step runs on CPU.
+        tensorboard_log: SB3 tensorboard folder.
+        policy_kwargs: Extra policy arguments.
+    """
+
+    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {"SpikingPolicy": SpikingPolicy}
+    policy: SpikingPolicy
+
+    def __init__(
+        self,
+        policy: str | type[SpikingPolicy],
+        env: GymEnv | str | None,
+        config: RSTDPConfig | None = None,
+        *,
+        snn: SNNConfig | None = None,
+        learn: LearnConfig | None = None,
+        features: FeatureConfig | None = None,
+        verbose: int = 0,
+        seed: int | None = None,
+        device: torch.device | str = "cpu",
+        tensorboard_log: str | None = None,
+        policy_kwargs: dict[str, Any] | None = None,
+        _init_setup_model: bool = True,
+    ) -> None:
+        cfg = config or RSTDPConfig()
+        if snn is not None or learn is not None or features is not None:
+            cfg = RSTDPConfig(
+                snn=snn or cfg.snn,
+                learn=learn or cfg.learn,
+                features=features or cfg.features,
+                log_every=cfg.log_every,
+            )
+        if str(device) not in ("cpu", "auto"):
+            raise ValueError(f"RSTDP runs on the CPU (hand-written NumPy step); got {device!r}")
+        super().__init__(
+            policy=policy,
+            env=env,
+            learning_rate=cfg.learn.lr_actor,
+            policy_kwargs=policy_kwargs,
+            verbose=verbose,
+            device="cpu",
+            support_multi_env=True,
+            seed=seed,
+            tensorboard_log=tensorboard_log,
+            supported_action_spaces=(spaces.Discrete,),
+        )
+        self.config = cfg
+        self.config_dict = _plain(cfg)
+        self._lives: np.ndarray | None = None
+        self.env_name: str | None = None
+        self.env_overrides: dict[str, Any] = {}
+        self._learner_state: dict[str, Any] | None = None
+        self.last_stats: UpdateStats | None = None
+        if _init_setup_model:
+            self._setup_model()
+            self.set_random_seed(seed)
+
+    def _setup_model(self) -> None:
+        kwargs = dict(self.policy_kwargs)
+        kwargs.update(snn=self.config.snn, features=self.config.features, seed=self.seed or 0)
+        policy = self.policy_class(self.observation_space, self.action_space, **kwargs)
+        assert isinstance(policy, SpikingPolicy)
+        self.policy = policy
+        self.learning_rate = self.config.learn.lr_actor
+        self.lr_schedule = lambda _: self.config.learn.lr_actor
+        self._make_learner()
+
+    def _make_learner(self) -> None:
+        saved = getattr(self, "_learner_state", None)
+        rng = np.random.default_rng((self.seed or 0) + 104729)
+        self.learner = RSTDPLearner(
+            self.policy.net, self.policy.features, self.config.learn, self.n_envs, rng
+        )
+        if saved is not None and saved.get("n_envs") == self.n_envs:
+            self.learner.rng.bit_generator.state = saved["rng"]
+            self.learner.actor_state = ActorState(*saved["actor_state"])
+            self.learner.learn_state = type(self.learner.learn_state)(*saved["learn_state"])
+            self.policy.rng.bit_generator.state = saved["policy_rng"]
+
+    def _excluded_save_params(self) -> list[str]:
+        return [*super()._excluded_save_params(), "learner", "lr_schedule"]
+
+    def save(self, path: Any, exclude: Any = None, include: Any = None) -> None:
+        """SB3 zip save, including traces, RNG states and step counter for resuming.
+
+        A path is written to a temporary file first and renamed, so an interrupted write
+        leaves the previous file intact.
+        """
+        self._learner_state = {
+            "n_envs": self.n_envs,
+            "rng": self.learner.rng.bit_generator.state,
+            "policy_rng": self.policy.rng.bit_generator.state,
+            "actor_state": tuple(self.learner.actor_state),
+            "learn_state": tuple(self.learner.learn_state),
+        }
+        from spikerl.agents.persistence import atomic_save
+
+        atomic_save(lambda p: BaseAlgorithm.save(self, p, exclude, include), path)
+
+    @classmethod
+    def load(  # type: ignore[override]
+        cls: type[SelfRSTDP],
+        path: Any,
+        env: GymEnv | None = None,
+        device: torch.device | str = "cpu",
+        custom_objects: dict[str, Any] | None = None,
+        print_system_info: bool = False,
+        force_reset: bool = True,
+        **kwargs: Any,
+    ) -> SelfRSTDP:
+        """Load an SB3 zip written by :meth:`save` (clear errors for bad files)."""
+        from spikerl.agents.persistence import check_checkpoint
+
+        check_checkpoint(path)
+        model = super().load(
+            path,
+            env=env,
+            device="cpu",
+            custom_objects=custom_objects,
+            print_system_info=print_system_info,
+            force_reset=force_reset,
+            **kwargs,
+        )
+        model._make_learner()
+        return model
+
+    def set_env(self, env: GymEnv, force_reset: bool = True) -> None:
+        """Attach an environment; a different number of envs restarts the traces."""
+        super().set_env(env, force_reset=force_reset)
+        if hasattr(self, "learner") and self.learner.n_envs != self.n_envs:
+            self._make_learner()
+
+    def learn(  # type: ignore[override]
+        self: SelfRSTDP,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        log_interval: int = 1,
+        tb_log_name: str = "RSTDP",
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
+    ) -> SelfRSTDP:
+        """Run the act -> env step -> three-factor update loop.
+
+        Args:
+            total_timesteps: Environment steps (summed over envs) to run.
+            callback: SB3 callback(s), called after every (batched) step, once the
+                plasticity update of that step is applied (checkpoints are consistent).
+            log_interval: Dump the logger every ``log_interval * config.log_every`` steps
+                per environment.
+            tb_log_name: Tensorboard run name.
+            reset_num_timesteps: Start the step counter (and the learning-rate
+                schedule) afresh; False continues a loaded run.
+            progress_bar: Show SB3's progress bar.
+        """
+        total_timesteps, cb = self._setup_learn(
+            total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar
+        )
+        cb.on_training_start(locals(), globals())
+        assert self.env is not None and self._last_obs is not None
+        env: VecEnv = self.env
+        learner = self.learner
+        learner.forget_observations()
+        lc = self.config.learn
+        every = max(1, log_interval * self.config.log_every)
+        n_dw = 0.0
+        n_mod = 0.0
+        n_upd = 0
+        steps_since_log = 0
+        while self.num_timesteps < total_timesteps:
+            learner.reset(np.asarray(self._last_episode_starts))
+            obs = np.asarray(self._last_obs)
+            actions = learner.act(obs)
+            new_obs, rewards, dones, infos = env.step(actions)
+            self.num_timesteps += env.num_envs
+            boot = np.asarray(new_obs).copy() if dones.any() else np.asarray(new_obs)
+            terminated = np.zeros(env.num_envs, dtype=bool)
+            if lc.life_loss_terminal:
+                lives = np.array([info.get("lives", 0) for info in infos])
+                if self._lives is not None:
+                    terminated |= (lives < self._lives) & ~dones
+                self._lives = lives
+            for i in np.flatnonzero(dones):
+                info = infos[i]
+                if "terminal_observation" in info:
+                    boot[i] = info["terminal_observation"]
+                terminated[i] = not info.get("TimeLimit.truncated", False)
+            self._update_current_progress_remaining(self.num_timesteps, total_timesteps)
+            frac = lc.lr_final_fraction + (1.0 - lc.lr_final_fraction) * (
+                self._current_progress_remaining
+            )
+            stats = learner.update(np.asarray(rewards), boot, terminated, frac, stale=dones)
+            self.last_stats = stats
+            n_dw += stats.mean_abs_dw
+            n_mod += abs(stats.modulation)
+            n_upd += 1
+            self._update_info_buffer(infos, dones)
+            self._last_obs = new_obs  # type: ignore[assignment]
+            self._last_episode_starts = dones
+            self._n_updates += 1
+            steps_since_log += 1
+            if steps_since_log >= every:
+                self._record(n_mod / n_upd, n_dw / n_upd)
+                n_dw = n_mod = 0.0
+                n_upd = 0
+                steps_since_log = 0
+            cb.update_locals(locals())
+            if not cb.on_step():
+                break
+        cb.on_training_end()
+        return self
+
+    def _record(self, modulation: float, mean_abs_dw: float) -> None:
+        """Record SB3's standard keys and the spiking diagnostics, then dump."""
+        elapsed = max((time.time_ns() - self.start_time) / 1e9, sys.float_info.epsilon)
+        fps = int((self.num_timesteps - self._num_timesteps_at_start) / elapsed)
+        if self.ep_info_buffer:
+            self.logger.record(
+                "rollout/ep_rew_mean", safe_mean([e["r"] for e in self.ep_info_buffer])
+            )
+            self.logger.record(
+                "rollout/ep_len_mean", safe_mean([e["l"] for e in self.ep_info_buffer])
+            )
+        self.logger.record("time/fps", fps)
+        self.logger.record("time/time_elapsed", int(elapsed), exclude="tensorboard")
+        self.logger.record("time/total_timesteps", self.num_timesteps, exclude="tensorboard")
+        last = self.learner.last
+        if last is not None:
+            snn = self.config.snn
+            self.logger.record("snn/firing_rate/actions", float(last.rate.mean()))
+            per_pop = last.counts.mean(axis=0) / (snn.sim_steps * snn.n_per_action)
+            for i, r in enumerate(per_pop):
+                self.logger.record(f"snn/firing_rate/action_{i}", float(r))
+            phi = self.learner._phi
+            if phi is not None:
+                rate_in = float(np.clip(phi * snn.input_rate, 0.0, 1.0).mean())
+                self.logger.record("snn/firing_rate/input", rate_in)
+            self.logger.record("snn/action_counts_mean", float(last.counts.mean()))
+        self.logger.record("rstdp/modulation", modulation)
+        self.logger.record("rstdp/mean_abs_dw", mean_abs_dw)
+        self.logger.record("rstdp/weight_mean_abs", float(np.abs(self.policy.net.w_np).mean()))
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        self.logger.dump(step=self.num_timesteps)
+
+    def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
+        return ["policy"], []
+
+
+PresetHook = Callable[[RSTDP], None]
+__all__ = ["RSTDP", "RSTDPConfig", "SpikingPolicy", "make_features"]
+
+_ = BaseCallback  # re-exported type for callers' annotations

@@ -1,0 +1,210 @@
+"""R-STDP agent: learning, SB3 integration, persistence, resume, bad checkpoints."""
+
+from __future__ import annotations
+
+import dataclasses
+import zipfile
+from pathlib import Path
+
+import cloudpickle
+import numpy as np
+import pytest
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback, EvalCallback
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.vec_env import VecEnv
+
+from spikerl.agents import RSTDP, CheckpointError, SNNConfig
+from spikerl.agents.callbacks import ENV_STATE, LAST, save_resumable
+from spikerl.agents.presets import load_agent_preset
+
+
+def _env(seed: int = 0, n: int = 1) -> VecEnv:
+    return make_vec_env("CartPole-v1", n_envs=n, seed=seed)
+
+
+def _model(seed: int = 0, n: int = 1) -> RSTDP:
+    return RSTDP("SpikingPolicy", _env(seed, n), load_agent_preset("rstdp", "CartPole"), seed=seed)
+
+
+class StopAt(BaseCallback):
+    """Stop learning once ``num_timesteps`` reaches ``at``."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.at = at
+
+    def _on_step(self) -> bool:
+        return self.num_timesteps < self.at
+
+
+@pytest.mark.slow
+def test_quick_learn_beats_random() -> None:
+    cfg = load_agent_preset("rstdp", "CartPole")
+    # a silent gap between decisions (no carried-over winner) makes the greedy policy
+    # usable early; the CartPole preset chains windows for the long runs
+    cfg = dataclasses.replace(cfg, snn=dataclasses.replace(cfg.snn, gap=100.0, noise_std=2.0))
+    model = RSTDP("SpikingPolicy", _env(1), cfg, seed=1)
+    model.learn(8000)
+    mean, _ = evaluate_policy(model, _env(seed=99), n_eval_episodes=10)
+    assert mean > 60.0  # a uniformly random policy averages about 22
+
+
+def test_save_load_round_trip_identical_predictions(tmp_path: Path) -> None:
+    model = _model(seed=1)
+    model.learn(600)
+    model.save(tmp_path / "m")
+    loaded = RSTDP.load(tmp_path / "m.zip")
+    np.testing.assert_array_equal(model.policy.net.w_np, loaded.policy.net.w_np)
+    obs = _env(seed=5, n=3).reset()
+    starts = np.ones(3, dtype=bool)
+    a1, s1 = model.predict(obs, None, starts, deterministic=True)
+    a2, s2 = loaded.predict(obs, None, starts, deterministic=True)
+    np.testing.assert_array_equal(a1, a2)
+    assert s1 is not None and s2 is not None
+    for x, y in zip(s1, s2):
+        np.testing.assert_array_equal(x, y)
+    # the settings that matter travel in the zip
+    assert loaded.config.snn.sim_steps == model.config.snn.sim_steps
+    assert loaded.config.snn.dt == model.config.snn.dt
+    assert loaded.config.features == model.config.features
+
+
+def test_predict_carries_state_and_resets_on_episode_start() -> None:
+    model = _model(seed=2)
+    obs = _env(seed=3, n=2).reset()
+    _, s1 = model.predict(obs, None, None, deterministic=True)
+    _, s2 = model.predict(obs, s1, np.zeros(2, dtype=bool), deterministic=True)
+    _, s3 = model.predict(obs, s1, np.ones(2, dtype=bool), deterministic=True)
+    assert s1 is not None and s2 is not None and s3 is not None
+    # continuing from s1 differs from a fresh start; episode_start gives the fresh result
+    np.testing.assert_array_equal(s3[0], s1[0])
+    assert not np.array_equal(s2[2], s1[2])
+    single, _ = model.predict(obs[0], None, None, deterministic=True)
+    assert np.ndim(single) == 0
+
+
+def test_sb3_callbacks_and_evaluate_policy(tmp_path: Path) -> None:
+    model = _model(seed=3)
+    ckpt = CheckpointCallback(save_freq=300, save_path=str(tmp_path / "ck"), name_prefix="r")
+    ev = EvalCallback(
+        _env(seed=7),
+        eval_freq=400,
+        n_eval_episodes=2,
+        best_model_save_path=str(tmp_path / "best"),
+        log_path=str(tmp_path),
+    )
+    model.learn(900, callback=[ckpt, ev])
+    assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == [
+        "r_300_steps.zip",
+        "r_600_steps.zip",
+        "r_900_steps.zip",
+    ]
+    assert (tmp_path / "best" / "best_model.zip").is_file()
+    assert (tmp_path / "evaluations.npz").is_file()
+    mean, std = evaluate_policy(model, _env(seed=8), n_eval_episodes=3)
+    assert mean > 0 and std >= 0
+    RSTDP.load(tmp_path / "ck" / "r_600_steps.zip")
+
+
+def test_batched_network_over_vec_env() -> None:
+    model = _model(seed=4, n=3)
+    model.learn(900)
+    assert model.num_timesteps == 900
+    assert model.learner.actor_state.v.shape == (3, model.policy.net.n_neurons)
+
+
+def test_resume_is_bit_exact(tmp_path: Path) -> None:
+    total, half = 2000, 1000
+    straight = _model(seed=5)
+    straight.learn(total)
+    first = _model(seed=5)
+    first.learn(total, callback=StopAt(half))
+    assert first.num_timesteps == half
+    save_resumable(first, tmp_path)
+    env = cloudpickle.loads((tmp_path / ENV_STATE).read_bytes())
+    resumed = RSTDP.load(tmp_path / LAST, env=env, force_reset=False)
+    assert resumed.num_timesteps == half
+    resumed.learn(total - half, reset_num_timesteps=False)
+    np.testing.assert_array_equal(resumed.policy.net.w_np, straight.policy.net.w_np)
+    np.testing.assert_array_equal(resumed.policy.net.critic_np, straight.policy.net.critic_np)
+
+
+def test_corrupted_checkpoint_clear_error(tmp_path: Path) -> None:
+    model = _model(seed=6)
+    model.save(tmp_path / "m.zip")
+    data = (tmp_path / "m.zip").read_bytes()
+    (tmp_path / "bad.zip").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match=r"corrupted|truncated"):
+        RSTDP.load(tmp_path / "bad.zip")
+    (tmp_path / "junk.zip").write_bytes(b"not a zip at all")
+    with pytest.raises(CheckpointError):
+        RSTDP.load(tmp_path / "junk.zip")
+    with pytest.raises(FileNotFoundError):
+        RSTDP.load(tmp_path / "missing.zip")
+
+
+def test_foreign_checkpoint_clear_error(tmp_path: Path) -> None:
+    from stable_baselines3 import PPO
+
+    PPO("MlpPolicy", _env(), n_steps=64, batch_size=32).save(tmp_path / "ppo.zip")
+    with pytest.raises(CheckpointError, match="foreign"):
+        RSTDP.load(tmp_path / "ppo.zip")
+    with zipfile.ZipFile(tmp_path / "other.zip", "w") as zf:
+        zf.writestr("hello.txt", "hi")
+    with pytest.raises(CheckpointError, match="not an SB3 checkpoint"):
+        RSTDP.load(tmp_path / "other.zip")
+
+
+def test_interrupted_write_keeps_previous_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = _model(seed=7)
+    model.save(tmp_path / "m.zip")
+    before = (tmp_path / "m.zip").read_bytes()
+    real_save = BaseAlgorithm.save
+
+    def broken(self: BaseAlgorithm, path: str, *a: object, **k: object) -> None:
+        real_save(self, path)
+        Path(path).write_bytes(Path(path).read_bytes()[:100])  # half-written
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(BaseAlgorithm, "save", broken)
+    model.learn(300)
+    with pytest.raises(KeyboardInterrupt):
+        model.save(tmp_path / "m.zip")
+    assert (tmp_path / "m.zip").read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.zip"]  # no temp file left
+    monkeypatch.undo()
+    RSTDP.load(tmp_path / "m.zip")
+
+
+def test_rejects_non_cpu_device_and_bad_action_space() -> None:
+    with pytest.raises(ValueError, match="CPU"):
+        RSTDP("SpikingPolicy", _env(), device="cuda")
+    with pytest.raises((TypeError, AssertionError, ValueError)):
+        RSTDP("SpikingPolicy", make_vec_env("Pendulum-v1", n_envs=1))
+
+
+def test_window_dynamics_match_equation() -> None:
+    """One neuron, deterministic input: the scan follows the LIF equation."""
+    from spikerl.agents.network import SpikingActorCritic
+
+    snn = SNNConfig(n_per_action=1, sim_steps=3, w_init=0.0, w_inh=0.0)
+    net = SpikingActorCritic(1, 2, snn)
+    net.w_np[:] = [[5.0, 0.0]]
+    out, st = net.step(
+        np.ones((1, 1)),
+        net.initial_state(1),
+        deterministic=True,
+        learn=False,
+        rng=np.random.default_rng(0),
+    )
+    d = np.exp(-1.0 / 20.0)
+    v1 = 5.0
+    v2 = v1 * d + 5.0
+    v3 = v2 * d + 5.0  # 14.5 >= 13 -> spike at the third step, reset to 0
+    assert out.spikes[:, 0, 0].tolist() == [0.0, 0.0, 1.0] and v3 >= 13.0
+    assert st.v[0, 0] == 0.0
+    assert int(out.actions[0]) == 0
