@@ -65,12 +65,22 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--video", action="store_true", help="write an episode GIF beside the model")
     e.add_argument("--seed", type=int, default=12345)
     sub.add_parser("presets", help="list environment and agent presets")
+    sub.add_parser(
+        "mnist",
+        help="MNIST: --mode unsupervised|supervised|surrogate (see `spikerl mnist --help`)",
+        add_help=False,
+    )
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``spikerl`` command. Returns the exit status."""
-    args = _parser().parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["mnist"]:  # the MNIST tasks parse their own options
+        from spikerl.tasks.mnist import main as mnist_main
+
+        return mnist_main(args_list[1:])
+    args = _parser().parse_args(args_list)
     try:
         if args.command == "train":
             return cmd_train(args)
