@@ -1,5 +1,7 @@
 """spikerl.models."""
 
+from spikerl.models.diehl_cook import DiehlCook2015, DiehlCookConfig, Readout
+from spikerl.models.supervised import SupervisedConfig, SupervisedSTDP
 from spikerl.models.surrogate import (
     LeakyReadout,
     SpikingConvNet,
@@ -7,7 +9,12 @@ from spikerl.models.surrogate import (
 )
 
 __all__ = [
+    "DiehlCook2015",
+    "DiehlCookConfig",
     "LeakyReadout",
+    "Readout",
     "SpikingConvNet",
     "SpikingMLP",
+    "SupervisedConfig",
+    "SupervisedSTDP",
 ]

@@ -1,0 +1,28 @@
+"""Supervised STDP on MNIST (teacher forcing); prints JSON results.
+
+Trains :class:`spikerl.models.supervised.SupervisedSTDP` (class-specific neurons forced by a
+teacher during training, free at test) for one epoch with a fixed seed and tests on the full
+10,000-image test set. A thin wrapper of ``spikerl mnist --mode supervised``::
+
+    python scripts/mnist_supervised.py --neurons 100
+
+Any ``spikerl mnist`` option is accepted (``--limit``, ``--out``, ``--track``, ...).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from spikerl.tasks.mnist import main
+
+#: The shared data folder beside the repository (used when --data is not given).
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "mnist"
+
+if __name__ == "__main__":
+    argv = sys.argv[1:]
+    defaults = ["--mode", "supervised", "--seed", "0", "--batch", "1"]
+    defaults += ["--out", "runs/mnist_supervised"]
+    if "--data" not in argv and SHARED.is_dir():
+        defaults += ["--data", str(SHARED.resolve())]
+    sys.exit(main(defaults + argv))

@@ -1,0 +1,1 @@
+"""Ready-made tasks behind the ``spikerl`` command (``spikerl mnist``)."""

@@ -1,0 +1,369 @@
+"""``spikerl mnist``: train and test a spiking MNIST classifier; print and save the results.
+
+Modes:
+
+* ``unsupervised``: Diehl & Cook (2015) STDP network
+  (:class:`~spikerl.models.diehl_cook.DiehlCook2015`); neurons are labelled by their mean
+  response on training images, then the test set is read out by all-activity and
+  proportion weighting.
+* ``supervised``: the same network taught by teacher forcing
+  (:class:`~spikerl.models.supervised.SupervisedSTDP`), tested without forcing.
+* ``surrogate``: a spiking MLP trained by surrogate gradients
+  (:class:`~spikerl.models.surrogate.SpikingMLP`, Adam, cosine schedule).
+
+Examples::
+
+    spikerl mnist --mode unsupervised --neurons 100 --epochs 1
+    spikerl mnist --mode supervised --neurons 400 --track
+    spikerl mnist --mode surrogate --epochs 10 --out runs/mnist_fc
+    python -m spikerl.tasks.mnist --mode unsupervised --limit 2000 --test-limit 1000
+
+Writes into ``--out``: ``mnist_<mode>.pt`` (checkpoint, written to a temporary file then
+renamed, after every epoch), ``mnist_<mode>.json`` (results: accuracy, per-class accuracy,
+confusion matrix, timings, settings) and ``mnist_<mode>_fields.png`` (learned receptive
+fields). Prints the results as JSON on stdout; progress goes to stderr. With ``--track``
+the results and the figure go to wandb (offline when ``WANDB_API_KEY`` is unset).
+"""
+
+from __future__ import annotations
+
+import os
+
+# Idle OpenMP threads must sleep, not spin (shared CPUs); read when torch loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from spikerl.core.io import atomic_torch_save, atomic_write_bytes
+
+MODES = ("unsupervised", "supervised", "surrogate")
+
+__all__ = ["MODES", "MnistSettings", "main", "parse_args", "run"]
+
+
+@dataclass(frozen=True)
+class MnistSettings:
+    """Resolved settings of one ``spikerl mnist`` run (saved with its results).
+
+    Attributes:
+        mode: ``unsupervised``, ``supervised`` or ``surrogate``.
+        neurons: Excitatory neurons (STDP) or hidden units (surrogate).
+        epochs: Passes over the training images.
+        batch: Images per batch (STDP: presented in parallel, changes summed).
+        time: Presentation time in ms (STDP) or steps per image (surrogate).
+        seed: Seed of weights, image order and spikes.
+        limit: Use the first ``limit`` training images (``None``: all 60000).
+        test_limit: Use the first ``test_limit`` test images (``None``: all 10000).
+        label_images: Training images used to assign neurons to classes (unsupervised).
+        data: MNIST folder (``None``: ``$SPIKERL_DATA``, then the cache).
+        out: Output folder.
+        track: Log to wandb.
+        threads: torch CPU threads.
+        progress: Show progress bars.
+    """
+
+    mode: str
+    neurons: int
+    epochs: int
+    batch: int
+    time: float
+    seed: int
+    limit: int | None
+    test_limit: int | None
+    label_images: int
+    data: str | None
+    out: str
+    track: bool
+    threads: int
+    progress: bool
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="spikerl mnist",
+        description="Train and test a spiking MNIST classifier (STDP or surrogate gradients).",
+    )
+    p.add_argument("--mode", choices=MODES, default="unsupervised")
+    p.add_argument("--neurons", type=int, default=None, help="STDP: 100; surrogate: 800 hidden")
+    p.add_argument("--epochs", type=int, default=None, help="STDP: 1; surrogate: 10")
+    p.add_argument(
+        "--batch", type=int, default=None, help="STDP: 1 (paper protocol); surrogate: 100"
+    )
+    p.add_argument("--time", type=float, default=None, help="STDP: 350 ms; surrogate: 6 steps")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=int, default=None, help="first N training images")
+    p.add_argument("--test-limit", type=int, default=None, help="first N test images")
+    p.add_argument(
+        "--label-images",
+        type=int,
+        default=10000,
+        help="training images used to label neurons (unsupervised; default 10000)",
+    )
+    p.add_argument("--data", default=None, help="MNIST folder (default: $SPIKERL_DATA, cache)")
+    p.add_argument("--out", default="runs/mnist", help="output folder")
+    p.add_argument("--track", action="store_true", help="log to wandb (offline without a key)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads; STDP 1, surrogate 2")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> MnistSettings:
+    """Parse the command line into :class:`MnistSettings` (argparse errors exit with 2)."""
+    p = _parser()
+    a = p.parse_args(argv)
+    sur = a.mode == "surrogate"
+    s = MnistSettings(
+        mode=a.mode,
+        neurons=a.neurons if a.neurons is not None else (800 if sur else 100),
+        epochs=a.epochs if a.epochs is not None else (10 if sur else 1),
+        batch=a.batch if a.batch is not None else (100 if sur else 1),
+        time=a.time if a.time is not None else (6.0 if sur else 350.0),
+        seed=a.seed,
+        limit=a.limit,
+        test_limit=a.test_limit,
+        label_images=a.label_images,
+        data=a.data,
+        out=a.out,
+        track=a.track,
+        threads=a.threads if a.threads is not None else (2 if sur else 1),
+        progress=not a.quiet,
+    )
+    for name in ("neurons", "epochs", "batch", "threads", "label_images"):
+        if getattr(s, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1")
+    if not s.time > 0:
+        p.error("--time must be > 0")
+    for name in ("limit", "test_limit"):
+        v = getattr(s, name)
+        if v is not None and v < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1")
+    if s.mode == "supervised" and s.neurons % 10:
+        p.error("--neurons must be a multiple of 10 in supervised mode")
+    return s
+
+
+def _report(pred: Tensor, labels: Tensor) -> dict[str, Any]:
+    from spikerl.models.diehl_cook import classification_report
+
+    r = classification_report(pred, labels, 10)
+    r["accuracy"] = round(r["accuracy"], 4)
+    r["per_class_accuracy"] = [round(v, 4) for v in r["per_class_accuracy"]]
+    return r
+
+
+def _save_fields(weight: Tensor, path: Path, title: str) -> Path:
+    from spikerl.plotting import receptive_fields, save_figure
+
+    fig = receptive_fields(weight.detach().cpu(), (28, 28), title=title)
+    return save_figure(fig, path)
+
+
+def _run_stdp(s: MnistSettings, data: tuple[Tensor, Tensor, Tensor, Tensor]) -> dict[str, Any]:
+    from spikerl.models.diehl_cook import DiehlCook2015, DiehlCookConfig, Readout
+    from spikerl.models.supervised import SupervisedConfig, SupervisedSTDP
+
+    x_tr, y_tr, x_te, y_te = data
+    out = Path(s.out)
+    cfg = DiehlCookConfig(n_neurons=s.neurons, time=s.time, batch_size=s.batch)
+    supervised = s.mode == "supervised"
+    model: DiehlCook2015
+    if supervised:
+        model = SupervisedSTDP(SupervisedConfig(network=cfg), seed=s.seed)
+    else:
+        model = DiehlCook2015(cfg, seed=s.seed)
+    order_gen = torch.Generator().manual_seed(s.seed)
+    spike_gen = torch.Generator().manual_seed(s.seed + 1)
+    ckpt = out / f"mnist_{s.mode}.pt"
+    history: list[dict[str, float]] = []
+    start = time.perf_counter()
+    for epoch in range(s.epochs):
+        order = torch.randperm(int(y_tr.shape[0]), generator=order_gen)
+        desc = f"{s.mode} epoch {epoch + 1}/{s.epochs}"
+        if isinstance(model, SupervisedSTDP):
+            stats = model.fit_supervised(x_tr[order], y_tr[order], spike_gen, s.progress)
+        else:
+            stats = model.fit(x_tr[order], spike_gen, s.progress, desc=desc)
+        history.append({"epoch": epoch + 1, "seconds": round(stats["seconds"], 1)})
+        atomic_torch_save({**model.checkpoint(), "settings": asdict(s), "epoch": epoch + 1}, ckpt)
+        print(json.dumps(history[-1]), file=sys.stderr)
+    train_time = time.perf_counter() - start
+    t0 = time.perf_counter()
+    counts_te = model.responses(x_te, 100, spike_gen, s.progress, desc="test")
+    result: dict[str, Any] = {}
+    if isinstance(model, SupervisedSTDP):
+        result["test"] = _report(model.predict(counts_te), y_te)
+        result["test_accuracy"] = result["test"]["accuracy"]
+    else:
+        n_lab = min(s.label_images, int(y_tr.shape[0]))
+        counts_lab = model.responses(x_tr[:n_lab], 100, spike_gen, s.progress, desc="label")
+        readout = Readout.fit(counts_lab, y_tr[:n_lab], 10)
+        result["label_images"] = n_lab
+        result["test_all_activity"] = _report(readout.predict(counts_te), y_te)
+        result["test_proportion_weighting"] = _report(readout.predict(counts_te, True), y_te)
+        result["test"] = result["test_all_activity"]
+        result["test_accuracy"] = result["test_all_activity"]["accuracy"]
+        result["test_accuracy_proportion"] = result["test_proportion_weighting"]["accuracy"]
+    result["mean_test_spikes"] = round(float(counts_te.sum(1).mean()), 2)
+    result["eval_time_s"] = round(time.perf_counter() - t0, 1)
+    result["train_time_s"] = round(train_time, 1)
+    result["seconds_per_epoch"] = round(train_time / s.epochs, 1)
+    result["history"] = history
+    result["checkpoint"] = str(ckpt)
+    result["receptive_fields"] = str(
+        _save_fields(model.weight, out / f"mnist_{s.mode}_fields.png", f"{s.mode} STDP")
+    )
+    return result
+
+
+def _run_surrogate(s: MnistSettings, data: tuple[Tensor, Tensor, Tensor, Tensor]) -> dict[str, Any]:
+    from spikerl.models.surrogate import SpikingMLP, images_to_float, train_epoch
+
+    x_tr, y_tr, x_te, y_te = data
+    out = Path(s.out)
+    steps = max(1, round(s.time))
+    torch.manual_seed(s.seed)
+    model = SpikingMLP(time_steps=steps, hidden=s.neurons)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    total = s.epochs * -(-int(y_tr.shape[0]) // s.batch)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
+    gen = torch.Generator().manual_seed(s.seed)
+    ckpt = out / "mnist_surrogate.pt"
+    history: list[dict[str, float]] = []
+    start = time.perf_counter()
+    for epoch in range(s.epochs):
+        stats = train_epoch(
+            model, x_tr, y_tr, optimizer, s.batch, gen, scheduler, s.progress,
+            desc=f"surrogate epoch {epoch + 1}/{s.epochs}",
+        )  # fmt: skip
+        history.append({"epoch": epoch + 1, **{k: round(v, 4) for k, v in stats.items()}})
+        state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        atomic_torch_save({"state_dict": state, "settings": asdict(s), "epoch": epoch + 1}, ckpt)
+        print(json.dumps(history[-1]), file=sys.stderr)
+    train_time = time.perf_counter() - start
+    t0 = time.perf_counter()
+    model.eval()
+    with torch.no_grad():
+        pred = torch.cat(
+            [
+                model(images_to_float(x_te[i : i + 500])).argmax(1)
+                for i in range(0, int(y_te.shape[0]), 500)
+            ]
+        )
+    result: dict[str, Any] = {"test": _report(pred, y_te)}
+    result["test_accuracy"] = result["test"]["accuracy"]
+    result["eval_time_s"] = round(time.perf_counter() - t0, 1)
+    result["train_time_s"] = round(train_time, 1)
+    result["seconds_per_epoch"] = round(train_time / s.epochs, 1)
+    result["history"] = history
+    result["checkpoint"] = str(ckpt)
+    fields = model.fc1.weight.detach().T  # [784, hidden]
+    result["receptive_fields"] = str(
+        _save_fields(fields[:, :100], out / "mnist_surrogate_fields.png", "surrogate fc1")
+    )
+    return result
+
+
+def _track(s: MnistSettings, result: dict[str, Any]) -> None:
+    """Log the results and the receptive-field figure to wandb (imported lazily)."""
+    import wandb
+
+    mode = "online" if os.environ.get("WANDB_API_KEY") else "offline"
+    run = wandb.init(
+        project="spikerl",
+        name=f"mnist_{s.mode}_{s.neurons}_{s.seed}",
+        config=asdict(s),
+        dir=s.out,
+        mode=mode,  # type: ignore[arg-type]
+    )
+    flat: dict[str, Any] = {k: v for k, v in result.items() if isinstance(v, int | float)}
+    flat["receptive_fields"] = wandb.Image(result["receptive_fields"])
+    run.log(flat)
+    run.summary["confusion_matrix"] = result["test"]["confusion_matrix"]
+    run.finish()
+
+
+def run(s: MnistSettings) -> dict[str, Any]:
+    """Load MNIST, train, test, write the checkpoint, JSON and figure; return the results.
+
+    Raises:
+        spikerl.datasets.DatasetNotFoundError: If the MNIST files are not found.
+    """
+    from spikerl.datasets import MNIST
+
+    start = time.perf_counter()
+    torch.set_num_threads(s.threads)
+    train, test = MNIST(root=s.data, train=True), MNIST(root=s.data, train=False)
+    data = (
+        train.images[: s.limit],
+        train.labels[: s.limit],
+        test.images[: s.test_limit],
+        test.labels[: s.test_limit],
+    )
+    if s.mode == "surrogate":
+        body = _run_surrogate(s, data)
+    else:
+        body = _run_stdp(s, data)
+    result: dict[str, Any] = {
+        "task": f"mnist_{s.mode}",
+        "test_accuracy": body.pop("test_accuracy"),
+        "n_train": int(data[1].shape[0]),
+        "n_test": int(data[3].shape[0]),
+        **body,
+        "wall_time_s": round(time.perf_counter() - start, 1),
+        "settings": asdict(s),
+        "torch": str(torch.__version__),
+    }
+    out = Path(s.out)
+    text = json.dumps(result, indent=2, allow_nan=True)
+    atomic_write_bytes((text + "\n").encode(), out / f"mnist_{s.mode}.json")
+    if s.track:
+        _track(s, result)
+    return result
+
+
+def _print_summary(result: dict[str, Any]) -> None:
+    """Per-class accuracy and confusion matrix, human-readable, on stderr."""
+    test = result["test"]
+    print(f"test accuracy: {result['test_accuracy']:.4f}", file=sys.stderr)
+    per = " ".join(
+        f"{c}:{a:.3f}" if not math.isnan(a) else f"{c}:-"
+        for c, a in enumerate(test["per_class_accuracy"])
+    )
+    print(f"per class: {per}", file=sys.stderr)
+    print("confusion matrix (rows: true, columns: predicted):", file=sys.stderr)
+    for c, row in enumerate(test["confusion_matrix"]):
+        print(f"  {c}: " + " ".join(f"{v:5d}" for v in row), file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``spikerl mnist``; returns the exit status (1 if data are missing)."""
+    from spikerl.datasets import DatasetNotFoundError
+
+    s = parse_args(argv)
+    try:
+        result = run(s)
+    except DatasetNotFoundError as exc:
+        print(f"spikerl mnist: error: {exc}", file=sys.stderr)
+        return 1
+    _print_summary(result)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def with_settings(s: MnistSettings, **changes: Any) -> MnistSettings:
+    """A copy of ``s`` with ``changes``."""
+    return replace(s, **changes)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
