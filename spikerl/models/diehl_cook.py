@@ -422,8 +422,10 @@ class DiehlCookConfig:
         w_init: Initial weights are ``U(0, w_init)``.
         neuron: Excitatory neuron constants (``one_spike`` on).
         theta_init: Initial ``theta`` (mV).
-        inhibition: Lateral inhibition of every other unit per spike (mV); BindsNET's
-            inhibitory-population weight. 0: the one-winner rule alone.
+        inhibition: Lateral inhibition of every other unit per spike (mV); 0: the
+            one-winner rule alone. 120 (BindsNET's ``eth_mnist`` value) gave 81.6% on a
+            validation split of the training set after 6,000 images, against 52% at 17.5
+            (seed 0, 100 neurons, labels from train images 40k-44k, validation 50k-52k).
         inhibition_delay: Steps from a spike to its inhibition (2 through an inhibitory
             population: excitatory -> inhibitory -> excitatory).
         rule: The learning rule.
@@ -445,7 +447,7 @@ class DiehlCookConfig:
     w_init: float = 0.3
     neuron: DiehlCookParams = field(default_factory=DiehlCookParams)
     theta_init: float = 0.0
-    inhibition: float = 17.5
+    inhibition: float = 120.0
     inhibition_delay: int = 2
     rule: DiehlCook2015Rule = field(
         default_factory=lambda: DiehlCook2015Rule(eta_post=1e-2, eta_pre=1e-4, x_tar=0.4)
