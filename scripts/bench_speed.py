@@ -378,7 +378,16 @@ def section_c(args: argparse.Namespace) -> dict[str, Any]:
                 import gymnasium
 
                 gymnasium.register_envs(ale_py)
-            agent = RSTDP("SpikingPolicy", env_id, seed=0)
+            from spikerl.agents.envs import make_agent_vec_env
+            from spikerl.agents.presets import load_agent_preset
+
+            name = "Breakout" if env_id.startswith("ALE/") else "CartPole"
+            agent = RSTDP(
+                "SpikingPolicy",
+                make_agent_vec_env(name, 1, seed=0),
+                config=load_agent_preset("rstdp", name),
+                seed=0,
+            )
             agent.learn(50)
             t0 = time.perf_counter()
             agent.learn(steps)

@@ -77,6 +77,15 @@ class SpikingPolicy(BasePolicy):
         self.snn = snn or SNNConfig()
         self.feature_config: FeatureConfig = features or GaussianFieldsConfig()
         self.features = make_features(self.feature_config)
+        if isinstance(self.features, GaussianFields):
+            shape = observation_space.shape
+            if shape is None or shape != (self.features.n_dims,):
+                raise ValueError(
+                    f"SpikingPolicy: Gaussian receptive fields expect a flat observation of "
+                    f"{self.features.n_dims} values (features.low/high), got observation shape "
+                    f"{shape}; for Atari frames use the env's preset (e.g. `spikerl train --env "
+                    f"Breakout`, or features=BreakoutFieldsConfig())"
+                )
         gen = torch.Generator().manual_seed(seed)
         self.net = SpikingActorCritic(
             self.features.n_features, int(action_space.n), self.snn, generator=gen

@@ -208,3 +208,24 @@ def test_window_dynamics_match_equation() -> None:
     assert out.spikes[:, 0, 0].tolist() == [0.0, 0.0, 1.0] and v3 >= 13.0
     assert st.v[0, 0] == 0.0
     assert int(out.actions[0]) == 0
+
+
+def test_default_features_on_frames_give_a_clear_error() -> None:
+    import gymnasium as gym
+    import pytest as _pytest
+
+    from spikerl.agents import RSTDP
+
+    env = gym.make("CartPole-v1")
+    frames = gym.spaces.Box(0, 255, (210, 160), dtype="uint8")
+
+    class Frames(gym.ObservationWrapper):  # type: ignore[type-arg]
+        def __init__(self, e: gym.Env) -> None:  # type: ignore[type-arg]
+            super().__init__(e)
+            self.observation_space = frames
+
+        def observation(self, observation: object) -> object:
+            return frames.sample()
+
+    with _pytest.raises(ValueError, match="Gaussian receptive fields expect a flat observation"):
+        RSTDP("SpikingPolicy", Frames(env), seed=0)
