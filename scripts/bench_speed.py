@@ -379,13 +379,14 @@ def section_c(args: argparse.Namespace) -> dict[str, Any]:
 
                 gymnasium.register_envs(ale_py)
             from spikerl.agents.envs import make_agent_vec_env
-            from spikerl.agents.presets import load_agent_preset
+            from spikerl.agents.presets import TrainConfig, build, preset_dict
 
             name = "Breakout" if env_id.startswith("ALE/") else "CartPole"
+            preset: TrainConfig = build(TrainConfig, preset_dict("rstdp", name))
             agent = RSTDP(
                 "SpikingPolicy",
-                make_agent_vec_env(name, 1, seed=0),
-                config=load_agent_preset("rstdp", name),
+                make_agent_vec_env(name, 1, seed=0, overrides=preset.env_overrides),
+                config=preset.rstdp,
                 seed=0,
             )
             agent.learn(50)
