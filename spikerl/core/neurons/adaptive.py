@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from spikerl._checks import check_non_negative, check_positive
-from spikerl.core.neurons.base import Neuron, Reset, fire
+from spikerl.core.neurons.base import Neuron, Reset, fire, leaky_integrate
 
 
 class AdaptiveLIFState(NamedTuple):
@@ -77,6 +77,13 @@ class DiehlCookParams(AdaptiveLIFParams):
     one_spike: bool = True
 
 
+def _adapt(theta: Tensor, s: Tensor, p: AdaptiveLIFParams, dt: float) -> Tensor:
+    """``theta * exp(-dt / tau_theta) + theta_plus * s`` (mV), or ``theta`` if not adapting."""
+    if not p.adapt:
+        return theta
+    return theta * math.exp(-dt / p.tau_theta) + p.theta_plus * s
+
+
 def adaptive_lif_step(
     x: Tensor, state: AdaptiveLIFState, p: AdaptiveLIFParams, dt: float = 1.0
 ) -> tuple[Tensor, AdaptiveLIFState]:
@@ -90,16 +97,10 @@ def adaptive_lif_step(
 
     then refractory count and reset as for the LIF.
     """
-    a = math.exp(-dt / p.tau_mem)
-    active = state.refrac <= 0
-    v = p.v_rest + (state.v - p.v_rest) * a + torch.where(active, x, torch.zeros_like(x))
-    refrac = (state.refrac - dt).clamp_min(0.0)
+    v, refrac, active = leaky_integrate(x, state.v, state.refrac, p.v_rest, p.tau_mem, dt)
     thresh = p.v_thresh + state.theta
     s, v, refrac = fire(v, refrac, active, thresh, p.v_reset, p.refrac, p.reset)
-    theta = state.theta
-    if p.adapt:
-        theta = theta * math.exp(-dt / p.tau_theta) + p.theta_plus * s
-    return s, AdaptiveLIFState(v, refrac, theta)
+    return s, AdaptiveLIFState(v, refrac, _adapt(state.theta, s, p, dt))
 
 
 def diehl_cook_step(
@@ -114,10 +115,7 @@ def diehl_cook_step(
     """
     if not p.one_spike:
         return adaptive_lif_step(x, state, p, dt)
-    a = math.exp(-dt / p.tau_mem)
-    active = state.refrac <= 0
-    v = p.v_rest + (state.v - p.v_rest) * a + torch.where(active, x, torch.zeros_like(x))
-    refrac = (state.refrac - dt).clamp_min(0.0)
+    v, refrac, active = leaky_integrate(x, state.v, state.refrac, p.v_rest, p.tau_mem, dt)
     thresh = p.v_thresh + state.theta
     above = (v >= thresh) & active
     margin = torch.where(above, v - thresh, torch.full_like(v, -math.inf)).flatten(1)
@@ -125,10 +123,7 @@ def diehl_cook_step(
     only = torch.zeros_like(margin, dtype=torch.bool).scatter_(1, winner, True)
     active = active & only.view_as(v)
     s, v, refrac = fire(v, refrac, active, thresh, p.v_reset, p.refrac, p.reset)
-    theta = state.theta
-    if p.adapt:
-        theta = theta * math.exp(-dt / p.tau_theta) + p.theta_plus * s
-    return s, AdaptiveLIFState(v, refrac, theta)
+    return s, AdaptiveLIFState(v, refrac, _adapt(state.theta, s, p, dt))
 
 
 class AdaptiveLIF(Neuron[AdaptiveLIFParams, AdaptiveLIFState]):

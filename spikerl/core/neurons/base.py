@@ -13,6 +13,7 @@ returns ``(spikes, state)``; ``state=None`` means fresh state.
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, NamedTuple, TypeVar
 
@@ -77,6 +78,23 @@ def fire(
         v = v - s.to(v.dtype) * (v_thresh - v_reset)
     refrac = torch.where(s, torch.full_like(refrac, refrac_period), refrac)
     return s.to(v.dtype), v, refrac
+
+
+def leaky_integrate(
+    x: Tensor, v: Tensor, refrac: Tensor, v_rest: float, tau_mem: float, dt: float
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Leak toward ``v_rest`` and add the input of non-refractory units, shared by the LIFs.
+
+        v'      = v_rest + (v - v_rest) * exp(-dt / tau_mem) + x * (refrac <= 0)   (mV)
+        refrac' = max(refrac - dt, 0)                                             (ms)
+
+    Returns:
+        ``(v', refrac', active)`` with ``active = refrac <= 0`` (before the decrement).
+    """
+    a = math.exp(-dt / tau_mem)
+    active = refrac <= 0
+    v = v_rest + (v - v_rest) * a + torch.where(active, x, torch.zeros_like(x))
+    return v, (refrac - dt).clamp_min(0.0), active
 
 
 class Neuron(nn.Module, Generic[P, S]):

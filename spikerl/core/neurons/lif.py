@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -11,7 +10,7 @@ import torch
 from torch import Tensor
 
 from spikerl._checks import check_non_negative, check_positive
-from spikerl.core.neurons.base import Neuron, Reset, fire
+from spikerl.core.neurons.base import Neuron, Reset, fire, leaky_integrate
 
 
 class IFState(NamedTuple):
@@ -110,10 +109,7 @@ def lif_step(x: Tensor, state: LIFState, p: LIFParams, dt: float = 1.0) -> tuple
     then refractory count and reset as in :func:`if_step`. The leak runs during the
     refractory period; input is ignored.
     """
-    a = math.exp(-dt / p.tau_mem)
-    active = state.refrac <= 0
-    v = p.v_rest + (state.v - p.v_rest) * a + torch.where(active, x, torch.zeros_like(x))
-    refrac = (state.refrac - dt).clamp_min(0.0)
+    v, refrac, active = leaky_integrate(x, state.v, state.refrac, p.v_rest, p.tau_mem, dt)
     s, v, refrac = fire(v, refrac, active, p.v_thresh, p.v_reset, p.refrac, p.reset)
     return s, LIFState(v, refrac)
 
