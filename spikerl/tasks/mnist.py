@@ -64,7 +64,7 @@ class MnistSettings:
         seed: Seed of weights, image order and spikes.
         limit: Use the first ``limit`` training images (``None``: all 60000).
         test_limit: Use the first ``test_limit`` test images (``None``: all 10000).
-        label_images: Training images used to assign neurons to classes (unsupervised).
+        label_images: Training images used to assign neurons to classes (STDP modes).
         data: MNIST folder (``None``: ``$SPIKERL_DATA``, then the cache).
         out: Output folder.
         track: Log to wandb.
@@ -200,14 +200,20 @@ def _run_stdp(s: MnistSettings, data: tuple[Tensor, Tensor, Tensor, Tensor]) -> 
     t0 = time.perf_counter()
     counts_te = model.responses(x_te, 100, spike_gen, s.progress, desc="test")
     result: dict[str, Any] = {}
+    n_lab = min(s.label_images, int(y_tr.shape[0]))
+    counts_lab = model.responses(x_tr[:n_lab], 100, spike_gen, s.progress, desc="label")
+    readout = Readout.fit(counts_lab, y_tr[:n_lab], 10)
+    result["label_images"] = n_lab
     if isinstance(model, SupervisedSTDP):
+        # Headline: the teacher's fixed neuron-to-class assignment. Beside it, the same
+        # spikes read out with assignments learned from training responses.
         result["test"] = _report(model.predict(counts_te), y_te)
         result["test_accuracy"] = result["test"]["accuracy"]
+        result["test_response_labels"] = _report(readout.predict(counts_te, True), y_te)
+        result["test_accuracy_response_labels"] = result["test_response_labels"]["accuracy"]
+        agree = (readout.assignments == model.assignments).double().mean()
+        result["assignment_agreement"] = round(float(agree), 4)
     else:
-        n_lab = min(s.label_images, int(y_tr.shape[0]))
-        counts_lab = model.responses(x_tr[:n_lab], 100, spike_gen, s.progress, desc="label")
-        readout = Readout.fit(counts_lab, y_tr[:n_lab], 10)
-        result["label_images"] = n_lab
         result["test_all_activity"] = _report(readout.predict(counts_te), y_te)
         result["test_proportion_weighting"] = _report(readout.predict(counts_te, True), y_te)
         result["test"] = result["test_all_activity"]

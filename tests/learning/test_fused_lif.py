@@ -80,3 +80,35 @@ def test_event_driven_outer_equals_einsum() -> None:
     )
     dense = torch.rand(50, 1, 1, 8, generator=g)
     torch.testing.assert_close(outer(dense, dense), torch.einsum("tblk,tbln->lkn", dense, dense))
+
+
+def test_fused_window_broadcast_gradient_and_threads_agree() -> None:
+    """``y.sum().backward()`` hands the kernel a stride-0 gradient; the serial and the
+    parallel kernels (one and two threads) must give the eager graph's gradients."""
+    params = LIFParams(v_rest=0.0, v_reset=0.0, v_thresh=1.0, refrac=0.0, tau_mem=8.0)
+    g = torch.Generator().manual_seed(5)
+    x0 = torch.rand(30, 4, 700, generator=g) * 0.5  # 2800 units: several blocks of 512
+    v0 = torch.zeros(4, 700)
+    from spikerl.core.neurons.lif import LIFState
+    from spikerl.learning.surrogate import surrogate_lif_step
+
+    x = x0.clone().requires_grad_()
+    state = LIFState(v0, torch.zeros_like(v0))
+    out = []
+    for t in range(30):
+        s, state = surrogate_lif_step(x[t], state, params, 1.0, FastSigmoid(), False)
+        out.append(s)
+    torch.stack(out).sum().backward()
+    ref = x.grad.clone()  # type: ignore[union-attr]
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            x = x0.clone().requires_grad_()
+            fused = fused_lif_window(x, v0, params, 1.0, FastSigmoid(), False)
+            assert fused is not None
+            assert torch.equal(fused[0], torch.stack(out).detach())
+            fused[0].sum().backward()
+            torch.testing.assert_close(x.grad, ref, rtol=1e-5, atol=1e-5)
+    finally:
+        torch.set_num_threads(before)
