@@ -329,6 +329,55 @@ if _HAVE_NUMBA:
                             o[j] += xv * wk[j]
 
     @_jit
+    def _scatter_rows_kernel(s, d, out):  # type: ignore[no-untyped-def]
+        """``out[k] += sum_r s[r, k] d[r]`` over the non-zero ``s[r, k]`` (``out [K, N]``)."""
+        R = s.shape[0]
+        K = s.shape[1]
+        N = d.shape[1]
+        for r in range(R):
+            dr = d[r]
+            for k in range(K):
+                sv = s[r, k]
+                if sv != 0:
+                    o = out[k]
+                    if sv == 1:
+                        for j in range(N):
+                            o[j] += dr[j]
+                    else:
+                        for j in range(N):
+                            o[j] += sv * dr[j]
+
+    @_jit
+    def _pair_drive_kernel(post, x, a_post, a_pre, c_plus, c_minus, scale_post, d, z):  # type: ignore[no-untyped-def]
+        """``d[t] = c_plus z[t] - c_minus xb[t]`` for spikes ``post [T, M]``: ``xb`` the
+        causal trace before step t's spikes (from ``x``, advanced in place to the end),
+        ``z[t] = post[t] + a_pre z[t+1]`` the anti-causal one (``z`` ends as ``z[0]``)."""
+        # Traces below 1e-30 are set to zero: long silences would otherwise decay them into
+        # subnormal floats, whose arithmetic is ~10x slower on CPUs.
+        T = post.shape[0]
+        M = post.shape[1]
+        tiny = a_post * 0 + 1e-30
+        zero = a_post * 0
+        for t in range(T):
+            st = post[t]
+            dt_ = d[t]
+            for j in range(M):
+                xb = x[j] * a_post
+                xb = xb if abs(xb) > tiny else zero
+                dt_[j] = -c_minus * xb
+                x[j] = xb + scale_post * st[j]
+        for j in range(M):
+            z[j] = zero
+        for t in range(T - 1, -1, -1):
+            st = post[t]
+            dt_ = d[t]
+            for j in range(M):
+                zj = z[j] * a_pre
+                zj = (zj if abs(zj) > tiny else zero) + st[j]
+                z[j] = zj
+                dt_[j] += c_plus * zj
+
+    @_jit
     def _trace_kernel(s, x0, decay, scale, set_mode, out):  # type: ignore[no-untyped-def]
         """Trace over ``s [T, M]`` from ``x0 [M]`` (in place), every step into ``out``."""
         T = s.shape[0]
@@ -509,6 +558,60 @@ def event_matmul_rows(x: Tensor, w: Tensor) -> Tensor | None:
     out = torch.zeros(x.shape[0], w.shape[1], dtype=w.dtype)
     _event_rows_kernel(_np(x), _np(w), out.numpy())
     return out
+
+
+def scatter_rows(s: Tensor, d: Tensor, out: Tensor) -> bool:
+    """Event-driven ``out += s^T d`` for spikes ``s [R, K]``, dense ``d [R, N]``, ``out [K, N]``.
+
+    One row of ``d`` is added to a row of ``out`` per non-zero of ``s`` (``R K`` reads
+    plus ``nnz N`` adds instead of ``R K N`` multiply-adds). Returns ``False`` (and leaves
+    ``out`` alone) when the kernel does not apply.
+    """
+    if not usable(s, d, out) or not (s.dtype == d.dtype == out.dtype):
+        return False
+    if not out.is_contiguous():
+        return False
+    _scatter_rows_kernel(_np(s), _np(d), out.numpy())
+    return True
+
+
+def pair_drive(
+    post: Tensor,
+    x0: Tensor,
+    tau_post: float,
+    tau_pre: float,
+    c_plus: float,
+    c_minus: float,
+    scale_post: float,
+    dt: float,
+) -> tuple[Tensor, Tensor, Tensor] | None:
+    """What each presynaptic spike adds in window pair STDP, from spikes ``post [T, M]``.
+
+        d[t] = c_plus z[t] - c_minus xb[t]
+        xb[t] = a- x[t-1],  x[t] = xb[t] + scale_post post[t],  x[-1] = x0  (a- = e^(-dt/tau_post))
+        z[t] = post[t] + a+ z[t+1],  z[T] = 0                              (a+ = e^(-dt/tau_pre))
+
+    Returns ``(d [T, M], x[T-1] [M], z[0] [M])`` or ``None`` when not applicable.
+    """
+    if not usable(post, x0) or post.dtype != x0.dtype or post.dim() != 2:
+        return None
+    npdt = _np(x0).dtype.type
+    post = post.detach().contiguous()
+    x = x0.detach().reshape(-1).clone()
+    d = torch.empty(post.shape, dtype=post.dtype)
+    z = torch.empty_like(x)
+    _pair_drive_kernel(
+        _np(post),
+        x.numpy(),
+        npdt(math.exp(-dt / tau_post)),
+        npdt(math.exp(-dt / tau_pre)),
+        npdt(c_plus),
+        npdt(c_minus),
+        npdt(scale_post),
+        d.numpy(),
+        z.numpy(),
+    )
+    return d, x, z
 
 
 def trace_scan(

@@ -265,6 +265,13 @@ class Plasticity:
 
         Does not change the weights (use :meth:`apply`).
         """
+        if pre_spikes.shape[0] > 1 and self.rule_state is None and not self.rule.needs_modulation:
+            fast = self.rule.window_delta(
+                self.projection, pre_spikes, post_spikes, self.traces, self.dt, self.reduction
+            )
+            if fast is not None:
+                dw, self.traces = fast
+                return dw
         act, self.traces = compute_activity(
             self.projection,
             pre_spikes,

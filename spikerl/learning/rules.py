@@ -38,6 +38,7 @@ from spikerl.core.projections import Projection
 from spikerl.learning.activity import (
     Activity,
     Reduction,
+    TraceState,
     as_modulation,
     fold_batch,
     outer,
@@ -89,6 +90,25 @@ class LearningRule(abc.ABC):
 
     #: Whether the rule is a three-factor rule that needs a modulatory signal.
     needs_modulation: ClassVar[bool] = False
+
+    def window_delta(
+        self,
+        projection: Projection,
+        pre_spikes: Tensor,
+        post_spikes: Tensor,
+        traces: TraceState | None,
+        dt: float,
+        reduction: Reduction,
+    ) -> tuple[Tensor, TraceState] | None:
+        """A specialised computation of a stateless rule's window change, or ``None``.
+
+        Rules may return ``(dw, traces at the end)`` computed straight from the spikes
+        (e.g. event-driven), equal to :meth:`delta` on
+        :func:`~spikerl.learning.activity.compute_activity`; ``None`` (the default) means
+        the generic path. Called by :class:`~spikerl.learning.plasticity.Plasticity` for
+        windows of more than one step.
+        """
+        return None
 
     @property
     @abc.abstractmethod
@@ -256,6 +276,32 @@ class PostPre(LearningRule):
     @property
     def post_trace(self) -> TraceParams:
         return _trace(self.tau_minus, self.mode)
+
+    def window_delta(
+        self,
+        projection: Projection,
+        pre_spikes: Tensor,
+        post_spikes: Tensor,
+        traces: TraceState | None,
+        dt: float,
+        reduction: Reduction,
+    ) -> tuple[Tensor, TraceState] | None:
+        """Event-driven over presynaptic spikes (:func:`~spikerl.learning.pair_events.
+        pair_stdp_window`) for dense projections on CPU; ``None`` elsewhere."""
+        from spikerl.learning.pair_events import pair_stdp_window
+
+        return pair_stdp_window(
+            projection,
+            pre_spikes,
+            post_spikes,
+            self.pre_trace,
+            self.post_trace,
+            self.a_plus,
+            self.a_minus,
+            dt,
+            traces,
+            reduction,
+        )
 
     def _delta(
         self,
