@@ -59,6 +59,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from spikerl.core import kernels
 from spikerl.core.init import Uniform
 from spikerl.core.network import Network
 from spikerl.core.neurons import DiehlCook, DiehlCookParams, Input
@@ -170,6 +171,118 @@ def _scan_one(
     return events
 
 
+_compiled_scan: Any = None
+
+
+def _scan_kernel() -> Any:
+    """:func:`_scan_one` compiled with numba (``None`` without the kernels).
+
+    The same float operations in the same order and dtype (the constants arrive cast to the
+    potentials' dtype), so the same spikes; the crossing search walks each unit forward
+    from its previous crossing and stops at the first hit, instead of re-testing every
+    remaining step of every unit after each spike.
+    """
+    global _compiled_scan
+    if _compiled_scan is not None or not kernels.enabled():
+        return _compiled_scan
+    import numba
+
+    @numba.njit(cache=True, fastmath=False, nogil=True)  # type: ignore[misc]
+    def scan(  # type: ignore[no-untyped-def]
+        G,
+        C,
+        v_rest,
+        v_thresh,
+        v_reset_rest,
+        R,
+        inhibition,
+        delay,
+        apow,
+        ainv,
+        bpow,
+        rise,
+        ev_t,
+        ev_n,
+    ):  # type: ignore[no-untyped-def]
+        T, N = G.shape
+        zero = G.dtype.type(0.0)
+        v = G + v_rest
+        H = np.zeros(T, dtype=G.dtype)
+        anchor = np.full(N, -1, dtype=np.int64)  # last spike + R
+        cross = np.full(N, T, dtype=np.int64)
+        for u in range(N):
+            for t in range(T):
+                if v[t, u] >= v_thresh + C[u] * bpow[t]:
+                    cross[u] = t
+                    break
+        inhib = inhibition > 0
+        n_ev = 0
+        while True:
+            tb = T
+            for u in range(N):
+                if cross[u] < tb:
+                    tb = cross[u]
+            if tb >= T:
+                break
+            win = -1
+            best = zero
+            for u in range(N):  # ascending: ties go to the lowest index
+                if cross[u] == tb:
+                    m = v[tb, u] - (v_thresh + C[u] * bpow[tb])
+                    if inhib:
+                        a_u = anchor[u]
+                        h = H[min(a_u, T - 1)] * ainv[a_u] if a_u >= 0 else zero
+                        m = m - (H[tb] - apow[tb] * h)
+                    if win < 0 or m > best:
+                        win = u
+                        best = m
+            ev_t[n_ev] = tb
+            ev_n[n_ev] = win
+            n_ev += 1
+            C[win] += rise[tb]
+            if tb + 1 < T:
+                base = v_reset_rest * ainv[tb]
+                for t in range(tb + 1, T):
+                    v[t, win] = base * apow[t] + v_rest
+                if tb + R + 1 < T:
+                    g_an = G[tb + R, win] * ainv[tb + R]
+                    for t in range(tb + R + 1, T):
+                        v[t, win] += G[t, win] - apow[t] * g_an
+            anchor[win] = tb + R
+            if inhib:
+                if tb + delay < T:
+                    k = inhibition * ainv[tb + delay]
+                    for t in range(tb + delay, T):
+                        H[t] += k * apow[t]
+            lo = tb + 1
+            for u in range(N):
+                if inhib:
+                    if cross[u] >= T:
+                        continue
+                elif cross[u] != tb:
+                    continue
+                start = max(cross[u], lo)
+                if u == win:
+                    start = tb + R + 1
+                h = zero
+                a_u = anchor[u]
+                if inhib and a_u >= 0:
+                    h = H[min(a_u, T - 1)] * ainv[a_u]
+                found = T
+                for t in range(start, T):
+                    val = v[t, u]
+                    if inhib:
+                        val = val - (H[t] - apow[t] * h)
+                    if val >= v_thresh + C[u] * bpow[t]:
+                        found = t
+                        break
+                cross[u] = found
+        return n_ev
+
+    _compiled_scan = scan
+    return scan
+
+
 @torch.no_grad()
 def diehl_cook_scan(
     x: Tensor,
@@ -180,6 +293,7 @@ def diehl_cook_scan(
     inhibition: float = 0.0,
     delay: int = 2,
     vectorized: bool | None = None,
+    compiled: bool | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Run one-winner Diehl & Cook neurons over a window, event by event (exact).
 
@@ -215,6 +329,8 @@ def diehl_cook_scan(
         vectorized: Process all batch elements together in torch (one iteration per spike
             of the busiest element), or each element in numpy, whose small-array ops are
             ~10x cheaper. ``None``: numpy on CPU, torch elsewhere. Same spikes.
+        compiled: Per element, use the numba kernel (``None``: when available) rather than
+            numpy. Same spikes; ~10x faster.
 
     Returns:
         ``(spikes [T, B, N] of 0/1, theta at the end [B, N])``.
@@ -243,9 +359,6 @@ def diehl_cook_scan(
         return spikes, theta.clone()
     G, _ = trace_window(x, torch.zeros(B, N, dtype=dtype, device=dev), TraceParams(p.tau_mem), dt)
     G = G.permute(1, 0, 2).contiguous()  # [B, T, N]
-    v = G + p.v_rest  # potential without inhibition, per unit
-    H = torch.zeros(B, T, dtype=dtype, device=dev)  # filtered inhibition received
-    anchor = torch.full((B, N), -1, dtype=torch.long, device=dev)  # last spike + R
     tt = torch.arange(T, device=dev)
     # a^t and a^-t tables: a^(t - s) = a^t a^-s (at most exp(T dt / tau_mem) apart).
     k = torch.arange(T + R + delay + 1, device=dev, dtype=torch.float64) * (dt / p.tau_mem)
@@ -255,11 +368,6 @@ def diehl_cook_scan(
     bpow = torch.exp(tt.to(torch.float64) * log_b).to(dtype)  # theta[t-1] = C b^t
     theta_plus = p.theta_plus if adapt else 0.0
     C = theta.to(dtype).clone(memory_format=torch.contiguous_format)
-    thr = p.v_thresh + C.unsqueeze(1) * bpow.view(1, T, 1)
-    ok = v >= thr
-    first = ok.to(torch.uint8).argmax(1)
-    cross = torch.where(ok.any(1), first, torch.full_like(first, T))  # [B, N]
-    del thr, ok, first
     if vectorized is None:
         vectorized = dev.type != "cpu"
     if not vectorized:
@@ -268,13 +376,43 @@ def diehl_cook_scan(
         rise = (theta_plus * torch.exp(-(tt + 1).to(torch.float64) * log_b)).to(dtype).numpy()
         an, ai, bp = apow.numpy(), ainv.numpy(), bpow.numpy()
         ev: list[tuple[int, int, int]] = []
-        for b in range(B):
-            for t_ev, n_ev in _scan_one(Gn[b], Cn[b], p, R, inhibition, delay, an, ai, bp, rise):
-                ev.append((t_ev, b, n_ev))
+        kernel = _scan_kernel() if compiled is not False else None
+        if compiled and kernel is None:
+            raise RuntimeError("compiled=True needs numba (the spikerl kernels are disabled)")
+        if kernel is not None:
+            npt = Gn.dtype.type
+            buf_t = np.empty(T, dtype=np.int64)
+            buf_n = np.empty(T, dtype=np.int64)
+            consts = (
+                npt(p.v_rest),
+                npt(p.v_thresh),
+                npt(p.v_reset - p.v_rest),
+                R,
+                npt(inhibition),
+                delay,
+            )
+            for b in range(B):
+                k = kernel(Gn[b], Cn[b], *consts, an, ai, bp, rise, buf_t, buf_n)
+                ev.extend((int(buf_t[i]), b, int(buf_n[i])) for i in range(k))
+        else:
+            for b in range(B):
+                for t_ev, n_ev in _scan_one(
+                    Gn[b], Cn[b], p, R, inhibition, delay, an, ai, bp, rise
+                ):
+                    ev.append((t_ev, b, n_ev))
         if ev:
             idx = torch.tensor(ev, dtype=torch.long)
             spikes[idx[:, 0], idx[:, 1], idx[:, 2]] = 1.0
         return spikes, C * math.exp(T * log_b)
+
+    v = G + p.v_rest  # potential without inhibition, per unit
+    H = torch.zeros(B, T, dtype=dtype, device=dev)  # filtered inhibition received
+    anchor = torch.full((B, N), -1, dtype=torch.long, device=dev)  # last spike + R
+    thr = p.v_thresh + C.unsqueeze(1) * bpow.view(1, T, 1)
+    ok = v >= thr
+    first = ok.to(torch.uint8).argmax(1)
+    cross = torch.where(ok.any(1), first, torch.full_like(first, T))  # [B, N]
+    del thr, ok, first
 
     def inhibited(bi: Tensor, ni: Tensor, ts: Tensor | None) -> Tensor:
         """Inhibition felt since their anchor by units (bi, ni): at steps ts [Q], or at
@@ -359,7 +497,9 @@ def stdp_window_delta(
         LTD[k, n] = sum_{(t, b, n) spikes} y_pre[t, b, k],  y_pre[t] = sum_{u > t} a^(u-t) s_pre[u]
 
     (``sum_u s_pre[u] x_post^-[u] = sum_t s_post[t] y_pre[t]`` with ``a = exp(-dt / tau_post)``),
-    then ``dw = eta_post LTP (wmax - w)^mu - eta_pre LTD``. Rules with nearest-spike
+    then ``dw = eta_post LTP (wmax - w)^mu - eta_pre LTD``. Both traces are needed only at
+    the ~20 postsynaptic spike times: rows of decay weights ``[2E, T]`` times the window's
+    input spikes ``[T, K]``, one product per batch element. Rules with nearest-spike
     (``SET``) traces use the dense computation.
 
     Args:
@@ -376,19 +516,33 @@ def stdp_window_delta(
     if rule.mode is not TraceMode.ADD:
         act, _ = compute_activity(projection, pre, post, rule.pre_trace, rule.post_trace, dt)
         return rule.delta(projection, act, reduction=Reduction.SUM).dw
-    _, B, K = pre.shape
+    T, B, K = pre.shape
     N = post.shape[2]
     dw = torch.zeros(K, N, dtype=w.dtype, device=w.device)
-    t, b, n = post.nonzero(as_tuple=True)
-    if t.numel() == 0:
-        return dw
     pre_f = pre.to(w.dtype)
-    zeros = torch.zeros(B, K, dtype=w.dtype, device=w.device)
-    vals = post[t, b, n].to(w.dtype)
-    onehot = torch.zeros(t.numel(), N, dtype=w.dtype, device=w.device)
-    onehot[torch.arange(t.numel(), device=w.device), n] = vals
-    x_pre, _ = trace_window(pre_f, zeros, rule.pre_trace, dt)
-    ltp = (x_pre[t, b] - rule.x_tar).T @ onehot
+    u = torch.arange(T, device=w.device, dtype=torch.float64)
+    ltp = torch.zeros_like(dw)
+    ltd = torch.zeros_like(dw)
+    for b in range(B):
+        t, n = post[:, b].nonzero(as_tuple=True)
+        if t.numel() == 0:
+            continue
+        vals = post[t, b, n].to(w.dtype)
+        onehot = torch.zeros(t.numel(), N, dtype=w.dtype, device=w.device)
+        onehot[torch.arange(t.numel(), device=w.device), n] = vals
+        # Rows of decay weights per post spike: the causal pre trace at t_s (u <= t_s) and
+        # the anti-causal one (u > t_s), read from the window's spikes in one product.
+        lag = t.to(torch.float64).unsqueeze(1) - u.unsqueeze(0)  # t_s - u  [E, T]
+        causal = torch.where(
+            lag >= 0, rule.pre_trace.scale * torch.exp(-lag * dt / rule.pre_trace.tau), 0.0
+        )
+        anti = torch.where(
+            lag < 0, rule.post_trace.scale * torch.exp(lag * dt / rule.post_trace.tau), 0.0
+        )
+        traces = torch.cat([causal, anti]).to(w.dtype) @ pre_f[:, b]  # [2E, K]
+        E = t.numel()
+        ltp += (traces[:E] - rule.x_tar).T @ onehot
+        ltd += traces[E:].T @ onehot
     if rule.mu > 0:
         hi = rule.wmax if rule.wmax is not None else projection.wmax
         if hi is None:
@@ -396,9 +550,7 @@ def stdp_window_delta(
         ltp = ltp * (hi - w.detach()).clamp_min(0.0) ** rule.mu
     dw += rule.eta_post * ltp
     if rule.eta_pre > 0:
-        _, rev = trace_window(pre_f.flip(0), zeros, rule.post_trace, dt)
-        y_pre = rev.flip(0)
-        dw -= rule.eta_pre * (y_pre[t, b].T @ onehot)
+        dw -= rule.eta_pre * ltd
     return dw
 
 
@@ -583,7 +735,12 @@ class DiehlCook2015(nn.Module):
         if boost is not None:
             rate = rate + boost.to(x.dtype).view(-1, 1) * cfg.rate_step
         prob = (x * rate * (cfg.dt / 1000.0)).clamp(max=1.0)
-        return bernoulli_train(prob, cfg.steps, generator)
+        live = prob.any(0).nonzero().squeeze(1)  # pixels that can spike (MNIST: ~20%)
+        if live.numel() == prob.shape[1]:
+            return bernoulli_train(prob, cfg.steps, generator)
+        spikes = torch.zeros(cfg.steps, *prob.shape, dtype=prob.dtype)
+        spikes[:, :, live] = bernoulli_train(prob[:, live], cfg.steps, generator)
+        return spikes
 
     def simulate(
         self, spikes_in: Tensor, extra: Tensor | None = None, adapt: bool = True
@@ -599,7 +756,12 @@ class DiehlCook2015(nn.Module):
             ``(spikes, theta at the end [B, n])``.
         """
         T, B = spikes_in.shape[:2]
-        current = (spikes_in.reshape(T * B, -1) @ self.weight).reshape(T, B, -1)
+        flat = spikes_in.reshape(T * B, -1).to(self.weight.dtype)
+        # Input spikes are sparse (~1% of pixel-steps): add one weight row per spike.
+        current = kernels.event_matmul_rows(flat, self.weight)
+        if current is None:
+            current = flat @ self.weight
+        current = current.reshape(T, B, -1)
         if extra is not None:
             current = current + extra.to(current.dtype)
         theta = self.theta.unsqueeze(0).expand(B, -1)

@@ -46,9 +46,14 @@ def shared_mnist() -> Path | None:
     return None
 
 
-@pytest.mark.parametrize("vectorized", [True, False])
+#: The scan's three implementations: (vectorized, compiled).
+PATHS = {"torch": (True, None), "numpy": (False, False), "numba": (False, True)}
+
+
+@pytest.mark.parametrize("path", list(PATHS))
 @pytest.mark.parametrize("theta_plus", [0.05, 2.0])
-def test_scan_matches_stepwise_neuron(theta_plus: float, vectorized: bool) -> None:
+def test_scan_matches_stepwise_neuron(theta_plus: float, path: str) -> None:
+    vectorized, compiled = PATHS[path]
     torch.manual_seed(0)
     p = DiehlCookParams(theta_plus=theta_plus, tau_theta=1e3)
     neuron = DiehlCook(40, p).to(torch.float64)
@@ -57,7 +62,7 @@ def test_scan_matches_stepwise_neuron(theta_plus: float, vectorized: bool) -> No
     st = neuron.initial_state(3)
     st = type(st)(st.v, st.refrac, theta0)
     ref, end, _ = neuron.run(x, st)
-    s, theta = diehl_cook_scan(x, theta0, p, 1.0, vectorized=vectorized)
+    s, theta = diehl_cook_scan(x, theta0, p, 1.0, vectorized=vectorized, compiled=compiled)
     assert ref.sum() > 30
     assert torch.equal(s, ref)
     assert torch.allclose(theta, end.theta, atol=1e-10)
@@ -65,9 +70,10 @@ def test_scan_matches_stepwise_neuron(theta_plus: float, vectorized: bool) -> No
     assert torch.equal(theta2, theta0)
 
 
-@pytest.mark.parametrize("vectorized", [True, False])
-def test_scan_matches_network_with_inhibitory_population(vectorized: bool) -> None:
+@pytest.mark.parametrize("path", list(PATHS))
+def test_scan_matches_network_with_inhibitory_population(path: str) -> None:
     """Lateral inhibition in the scan = exc -> inh (LIF, one-to-one) -> exc (all but self)."""
+    vectorized, compiled = PATHS[path]
     torch.manual_seed(1)
     N, B, T = 30, 3, 250
     p = DiehlCookParams(theta_plus=0.5, tau_theta=1e3)
@@ -81,10 +87,34 @@ def test_scan_matches_network_with_inhibitory_population(vectorized: bool) -> No
     x = torch.rand(T, B, N, dtype=torch.float64) * 1.5
     res, state = net.run({"exc": x}, mode=ExecutionMode.STEP)
     zeros = torch.zeros(B, N, dtype=torch.float64)
-    s, theta = diehl_cook_scan(x, zeros, p, 1.0, inhibition=10.0, delay=2, vectorized=vectorized)
+    s, theta = diehl_cook_scan(
+        x, zeros, p, 1.0, inhibition=10.0, delay=2, vectorized=vectorized, compiled=compiled
+    )
     assert res["exc"].sum() > 30
     assert torch.equal(s, res["exc"])
     assert torch.allclose(theta, state.neurons["exc"].theta, atol=1e-10)
+
+
+@pytest.mark.parametrize("inhibition", [0.0, 120.0])
+def test_scan_paths_agree_in_float32_on_digit_like_input(inhibition: float) -> None:
+    """The paper's setting in float32 (Poisson input through U(0, 0.3) weights, 100 units):
+    the three implementations give the same spikes and thresholds."""
+    g = torch.Generator().manual_seed(2)
+    p = DiehlCookParams()
+    spikes_in = (torch.rand(350, 4, 784, generator=g) < 0.03).float()
+    w = torch.rand(784, 100, generator=g) * 0.3
+    x = (spikes_in.reshape(-1, 784) @ w).reshape(350, 4, 100)
+    theta0 = torch.rand(4, 100, generator=g) * 5
+    out = {
+        name: diehl_cook_scan(x, theta0, p, 1.0, inhibition=inhibition, vectorized=v, compiled=c)
+        for name, (v, c) in PATHS.items()
+    }
+    assert out["numpy"][0].sum() > 20
+    for name in ("torch", "numba"):
+        assert torch.equal(out[name][0], out["numpy"][0]), name
+    assert torch.equal(out["numba"][1], out["numpy"][1])  # same float operations
+    # torch adds each spike's theta increment in float64 before rounding: an ulp apart
+    torch.testing.assert_close(out["torch"][1], out["numpy"][1], rtol=0, atol=1e-6)
 
 
 def test_scan_rejects_bad_input() -> None:
