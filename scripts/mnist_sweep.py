@@ -3,7 +3,7 @@
 Each setting trains a fresh network (seed fixed) on the first ``--train`` images of a seeded
 permutation of the 60,000 training images, labels its neurons with the next ``--label``
 images and reads out the ``--val`` images after those (all-activity and proportion
-weighting). Prints one JSON line per setting::
+weighting). Prints one JSON line per setting (``--out`` also appends it to a file)::
 
     python scripts/mnist_sweep.py --neurons 100 --train 6000 \\
         --set inhibition=120 --set inhibition=120,max_rate=128 \\
@@ -112,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", default=str(SHARED.resolve()) if SHARED.is_dir() else None)
     p.add_argument("--set", dest="settings", action="append", default=None)
+    p.add_argument("--out", default=None, help="append the JSON lines to this file")
     a = p.parse_args(argv)
     if a.train + a.label + a.val > 60000:
         p.error("--train + --label + --val must not exceed the 60000 training images")
@@ -123,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         row = {"setting": setting, "neurons": a.neurons, "train": a.train}
         row.update(evaluate(cfg, train.images, train.labels, a))
         print(json.dumps(row), flush=True)
+        if a.out:
+            with open(a.out, "a") as f:
+                f.write(json.dumps(row) + "\n")
     return 0
 
 

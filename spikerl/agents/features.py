@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -111,6 +112,51 @@ class BreakoutFieldsConfig:
     cols: tuple[int, int] = (8, 152)
 
 
+_LOCATE: list[Any] = []
+
+
+def _locate_kernel() -> Any:
+    """The compiled ball/paddle locator (``None`` without numba or with kernels disabled)."""
+    from spikerl.core import kernels
+
+    if _LOCATE or not kernels.enabled():
+        return _LOCATE[0] if _LOCATE else None
+    import numba
+
+    @numba.njit(cache=True, nogil=True)  # type: ignore[misc]
+    def locate(frames, prow, f0, f1, c0, c1, bx, by, px, vis):  # type: ignore[no-untyped-def]
+        w = float(c1 - c0)
+        for i in range(frames.shape[0]):
+            n = 0
+            acc = 0
+            for j in range(c1 - c0):
+                if frames[i, prow, c0 + j] != 0:
+                    n += 1
+                    acc += j
+            if n:
+                px[i] = acc / (n * w)
+            n = 0
+            acc_r = 0
+            acc_c = 0
+            r = 0
+            for row in range(f0, f1, 2):
+                col = 0
+                for x in range(c0, c1, 2):
+                    if frames[i, row, x] != 0:
+                        n += 1
+                        acc_r += r
+                        acc_c += col
+                    col += 1
+                r += 1
+            if n:
+                vis[i] = True
+                bx[i] = 2.0 * acc_c / (n * w)
+                by[i] = 2.0 * acc_r / (n * (f1 - f0))
+
+    _LOCATE.append(locate)
+    return locate
+
+
 @dataclass
 class BreakoutFields(FeatureMap):
     """Features relating ball and paddle, read from the last two grey frames.
@@ -136,8 +182,32 @@ class BreakoutFields(FeatureMap):
     def _locate(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Ball x, ball y, paddle x (in [0, 1]) and a ball-visible flag, ``[B]`` each.
 
-        Scans every second row and column (the ball is 2x4 pixels) with ``flatnonzero``.
+        Compiled (numba) when available, else :meth:`_locate_numpy`; the same numbers.
         """
+        kernel = _locate_kernel()
+        if kernel is None:
+            return self._locate_numpy(frames)
+        c = self.config
+        b = frames.shape[0]
+        bx, by, px = np.full(b, 0.5), np.zeros(b), np.full(b, 0.5)
+        vis = np.zeros(b, dtype=np.bool_)
+        kernel(
+            np.ascontiguousarray(frames),
+            c.paddle_rows[0] + 1,
+            *c.field_rows,
+            *c.cols,
+            bx,
+            by,
+            px,
+            vis,
+        )
+        return bx, by, px, vis
+
+    def _locate_numpy(
+        self, frames: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`_locate` in numpy: every second row and column (the ball is 2x4 pixels)
+        scanned with ``flatnonzero``."""
         c = self.config
         c0, c1 = c.cols
         w = float(c1 - c0)

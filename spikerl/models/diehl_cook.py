@@ -583,6 +583,9 @@ class DiehlCookConfig:
         rule: The learning rule.
         batch_size: Images presented in parallel during training (their changes are summed
             and applied together); 1 is the paper's sequential protocol.
+        anneal: Share of the learning rates removed linearly over one :meth:`DiehlCook2015.
+            fit` pass: the change of image ``i`` of ``n`` is scaled by ``1 - anneal i / n``
+            (0: the paper's constant rates; 1: down to zero at the end).
     """
 
     n_neurons: int = 100
@@ -605,6 +608,7 @@ class DiehlCookConfig:
         default_factory=lambda: DiehlCook2015Rule(eta_post=1e-2, eta_pre=1e-4, x_tar=0.4)
     )
     batch_size: int = 1
+    anneal: float = 0.0
 
     @property
     def steps(self) -> int:
@@ -686,6 +690,8 @@ class DiehlCook2015(nn.Module):
             raise ValueError("DiehlCook2015 uses one-winner neurons: set neuron.one_spike=True")
         if cfg.n_neurons < 1 or cfg.n_inputs < 1 or cfg.steps < 1 or cfg.batch_size < 1:
             raise ValueError(f"bad sizes in {cfg}")
+        if not 0.0 <= cfg.anneal <= 1.0:
+            raise ValueError(f"anneal must lie in [0, 1], got {cfg.anneal}")
         self.config = cfg
         g = torch.Generator().manual_seed(seed)
         self.input = Input(cfg.n_inputs, dt=cfg.dt)
@@ -702,6 +708,7 @@ class DiehlCook2015(nn.Module):
         )
         self.register_buffer("theta", torch.full((cfg.n_neurons,), float(cfg.theta_init)))
         self.presented = 0
+        self.rate_scale = 1.0  # learning-rate factor (set by fit() when annealing)
 
     # -- structure ---------------------------------------------------------------------
     def network(self) -> Network:
@@ -776,6 +783,8 @@ class DiehlCook2015(nn.Module):
         dw = stdp_window_delta(
             self.config.rule, self.projection, spikes_in, spikes_out, self.config.dt
         )
+        if self.rate_scale != 1.0:
+            dw.mul_(self.rate_scale)
         self.projection.weight.add_(dw)
         self.projection.apply_constraints_()  # bounds [0, wmax] (never violated) ...
         self.projection.normalize_()  # ... then the fixed sum, as in the paper (clip, normalise)
@@ -860,6 +869,7 @@ class DiehlCook2015(nn.Module):
         bar = tqdm(total=n, desc=desc, disable=not progress, mininterval=2.0, unit="img")
         for i in range(0, n, bs):
             idx = torch.arange(i, min(i + bs, n))
+            self.rate_scale = 1.0 - self.config.anneal * i / n
             ex = extra(idx) if extra is not None else None
             self.present(images[idx], learn=True, generator=generator, extra=ex)
             self.presented += int(idx.numel())
@@ -867,6 +877,7 @@ class DiehlCook2015(nn.Module):
             if on_batch is not None:
                 on_batch(i + int(idx.numel()))
         bar.close()
+        self.rate_scale = 1.0
         return {"seconds": time.perf_counter() - start, "images": float(n)}
 
     @torch.no_grad()

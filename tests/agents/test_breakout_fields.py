@@ -1,0 +1,55 @@
+"""Breakout ball/paddle features: hand-made frames and real ALE frames, both locators."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spikerl.agents.features import BreakoutFields
+
+
+def _frame() -> np.ndarray:
+    f = np.zeros((210, 160), dtype=np.uint8)
+    f[190, 40:56] = 200  # paddle: columns 40..55 -> mean offset 39.5 from col 8
+    f[121:125, 100:102] = 150  # ball: rows 121-124, columns 100-101
+    return f
+
+
+def test_locate_hand_made_frame_golden() -> None:
+    fields = BreakoutFields()
+    frames = np.stack([_frame(), np.zeros((210, 160), dtype=np.uint8)])
+    for locate in (fields._locate, fields._locate_numpy):
+        bx, by, px, vis = locate(frames)
+        # paddle: columns 40..55 relative to 8 -> 32..47, mean 39.5, over a width of 144
+        assert px[0] == pytest.approx(39.5 / 144)
+        # ball on the half-resolution grid: rows 121, 123 -> (121-93)/2 = 14, 15; col 100 -> 46
+        assert vis.tolist() == [True, False]
+        assert bx[0] == pytest.approx(2 * 46 / 144)
+        assert by[0] == pytest.approx(2 * 14.5 / 96)
+        assert (bx[1], by[1], px[1]) == (0.5, 0.0, 0.5)  # empty frame: defaults
+
+
+def test_compiled_and_numpy_locators_agree_on_real_frames() -> None:
+    import ale_py
+    import gymnasium as gym
+
+    gym.register_envs(ale_py)
+    env = gym.make("ALE/Breakout-v5", obs_type="grayscale", repeat_action_probability=0.0)
+    obs, _ = env.reset(seed=0)
+    frames = [obs]
+    rng = np.random.default_rng(0)
+    for _ in range(120):
+        obs, _, term, trunc, _ = env.step(int(rng.integers(4)))
+        frames.append(obs)
+        if term or trunc:
+            obs, _ = env.reset()
+    env.close()
+    batch = np.stack(frames)
+    fields = BreakoutFields()
+    fast, ref = fields._locate(batch), fields._locate_numpy(batch)
+    for a, b in zip(fast, ref, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert ref[3].sum() > 20  # the ball was visible in most frames
+    feats = fields(np.stack([batch[:-1], batch[1:]], axis=1))
+    assert feats.shape == (len(batch) - 1, fields.n_features)
+    assert np.all((feats >= 0) & (feats <= 1))
