@@ -319,6 +319,7 @@ def section_b(args: argparse.Namespace, bn: Any) -> list[dict[str, Any]]:
             case["spikerl"] = r
             res, _ = net.run({"X": x}, hooks=[plast])
             case["exc_spikes_per_sample"] = float(res["exc"].sum()) / batch
+            case["model"] = diehl_cook_model_time(n, batch, T, args.repeats)
             if bn is not None:
                 try:
                     br = timeit(lambda n=n, x=x: bindsnet_dc(bn, n, x), args.repeats)
@@ -327,11 +328,26 @@ def section_b(args: argparse.Namespace, bn: Any) -> list[dict[str, Any]]:
                     case["speedup_vs_bindsnet"] = round(
                         case["bindsnet_per_sample_s"] / case["spikerl_per_sample_s"], 2
                     )
+                    case["model_speedup_vs_bindsnet"] = round(
+                        case["bindsnet_per_sample_s"] / case["model"]["per_sample_s"], 2
+                    )
                 except Exception as err:  # BindsNET's batched D&C may not run
                     case["bindsnet"] = f"failed: {type(err).__name__}: {err}"
             print(json.dumps(case), flush=True)
             out.append(case)
     return out
+
+
+def diehl_cook_model_time(n: int, batch: int, steps: int, repeats: int) -> dict[str, Any]:
+    """``spikerl.models.DiehlCook2015.present`` (learning on) on random 'images' (pixels
+    U(0, 255), Poisson up to 63.75 Hz): the exact event scan used by ``spikerl mnist``."""
+    from spikerl.models.diehl_cook import DiehlCook2015, DiehlCookConfig
+
+    model = DiehlCook2015(DiehlCookConfig(n_neurons=n, time=float(steps), batch_size=batch))
+    g = torch.Generator().manual_seed(5)
+    images = torch.randint(0, 256, (batch, 28, 28), generator=g, dtype=torch.uint8)
+    r = timeit(lambda: model.present(images, learn=True, generator=g), repeats)
+    return {"per_sample_s": r["median_s"] / batch, **r}
 
 
 def bindsnet_dc(bn: Any, n: int, x: torch.Tensor) -> object:
