@@ -34,6 +34,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from bench_core import timeit  # scripts/ is on sys.path when run as a script
 
 from spikerl.core import LIF, DenseProjection, ExecutionMode, Input, Network, Uniform
 from spikerl.core.neurons.lif import LIFParams, LIFState, lif_step
@@ -57,13 +58,8 @@ def poisson(steps: int, batch: int, n: int, seed: int = 1) -> torch.Tensor:
 
 
 def median_time(fn: Callable[[], object], repeats: int) -> float:
-    fn()
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+    """Median seconds of ``fn`` over ``repeats`` runs after one warm-up."""
+    return statistics.median(timeit(fn, repeats))
 
 
 def functional_step(

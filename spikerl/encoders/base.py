@@ -28,10 +28,12 @@ def as_shape(name: str, shape: int | Sequence[int]) -> tuple[int, ...]:
         name: What the shape describes, for the message.
         shape: An int or a sequence of ints.
     """
-    dims = (shape,) if isinstance(shape, int) else tuple(shape)
-    if not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in dims):
-        raise ValueError(f"{name} must be positive ints, got {shape!r}")
-    return dims
+    from spikerl.core.neurons.base import as_shape as population_shape
+
+    try:
+        return population_shape(shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be positive ints, got {shape!r}") from None
 
 
 def check_time_steps(time_steps: int) -> int:
