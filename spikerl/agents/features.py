@@ -157,6 +157,50 @@ def _locate_kernel() -> Any:
     return locate
 
 
+_FIELDS: list[Any] = []
+
+
+def _fields_kernel() -> Any:
+    """The compiled feature builder of :class:`BreakoutFields` (``None`` without numba)."""
+    from spikerl.core import kernels
+
+    if _FIELDS or not kernels.enabled():
+        return _FIELDS[0] if _FIELDS else None
+    import math
+
+    import numba
+
+    @numba.njit(cache=True, nogil=True)  # type: ignore[misc]
+    def build(bx, by, px, vis, obx, ovis, c_off, s_off, c_y, s_y, off_range, dirs, out):  # type: ignore[no-untyped-def]
+        K = c_off.shape[0]
+        M = c_y.shape[0]
+        D = 3 if dirs else 1
+        for i in range(bx.shape[0]):
+            off = min(max((bx[i] - px[i]) / (2 * off_range) + 0.5, 0.0), 1.0)
+            d_on = np.ones(D)
+            if dirs:
+                vx = bx[i] - obx[i] if vis[i] and ovis[i] else 0.0
+                d_on[0] = 1.0 if vx < -1e-4 else 0.0
+                d_on[1] = 1.0 if abs(vx) <= 1e-4 else 0.0
+                d_on[2] = 1.0 if vx > 1e-4 else 0.0
+            seen = 1.0 if vis[i] else 0.0
+            j = 0
+            for k in range(K):
+                zk = (off - c_off[k]) / s_off
+                fk = math.exp(-0.5 * zk * zk)
+                for m in range(M):
+                    zm = (by[i] - c_y[m]) / s_y
+                    f = fk * math.exp(-0.5 * zm * zm)
+                    for d in range(D):
+                        out[i, j] = f * d_on[d] * seen
+                        j += 1
+            out[i, j] = 1.0 - seen
+            out[i, j + 1] = 1.0
+
+    _FIELDS.append(build)
+    return build
+
+
 @dataclass
 class BreakoutFields(FeatureMap):
     """Features relating ball and paddle, read from the last two grey frames.
@@ -237,14 +281,30 @@ class BreakoutFields(FeatureMap):
         x = np.asarray(obs)
         if x.ndim == 3:
             x = x[:, None]
-        bx, by, px, vis = self._locate(x[:, -1])
+        kernel = _fields_kernel()
+        if kernel is not None:
+            bx, by, px, vis = self._locate(x[:, -1])
+            if c.n_dir == 3:
+                obx, _, _, ovis = self._locate(x[:, 0])
+            else:
+                obx, ovis = bx, vis
+            out = np.empty((len(bx), self.n_features))
+            kernel(bx, by, px, vis, obx, ovis, self._c_off, self._s_off, self._c_y, self._s_y,
+                   c.offset_range, c.n_dir == 3, out)  # fmt: skip
+            return out
+        return self.features_numpy(x)
+
+    def features_numpy(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`__call__` in numpy (the reference of the compiled path), ``x [B, 2, H, W]``."""
+        c = self.config
+        bx, by, px, vis = self._locate_numpy(x[:, -1])
         b = len(bx)
         off = np.clip((bx - px) / (2 * c.offset_range) + 0.5, 0.0, 1.0)
         f_off = np.exp(-0.5 * ((off[:, None] - self._c_off) / self._s_off) ** 2)
         f_y = np.exp(-0.5 * ((by[:, None] - self._c_y) / self._s_y) ** 2)
         conj = f_off[:, :, None] * f_y[:, None, :]
         if c.n_dir == 3:
-            obx, _, _, ovis = self._locate(x[:, 0])
+            obx, _, _, ovis = self._locate_numpy(x[:, 0])
             vx = np.where(vis & ovis, bx - obx, 0.0)
             dirs = np.stack([vx < -1e-4, np.abs(vx) <= 1e-4, vx > 1e-4], axis=1)
             conj = conj[:, :, :, None] * dirs[:, None, None, :]

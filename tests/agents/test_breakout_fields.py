@@ -53,3 +53,19 @@ def test_compiled_and_numpy_locators_agree_on_real_frames() -> None:
     feats = fields(np.stack([batch[:-1], batch[1:]], axis=1))
     assert feats.shape == (len(batch) - 1, fields.n_features)
     assert np.all((feats >= 0) & (feats <= 1))
+
+
+@pytest.mark.parametrize("n_dir", [1, 3])
+def test_compiled_features_equal_numpy_reference(n_dir: int) -> None:
+    from spikerl.agents.features import BreakoutFieldsConfig
+
+    fields = BreakoutFields(BreakoutFieldsConfig(n_dir=n_dir))
+    a, b = _frame(), _frame()
+    b[121:125, 100:102] = 0
+    b[119:123, 96:98] = 150  # the ball moved left and up
+    empty = np.zeros_like(a)
+    obs = np.stack([np.stack([b, a]), np.stack([a, a]), np.stack([a, b]), np.stack([a, empty])])
+    fast, ref = fields(obs), fields.features_numpy(obs)
+    assert fast.shape == ref.shape == (4, fields.n_features)
+    np.testing.assert_allclose(fast, ref, rtol=1e-12, atol=1e-15)
+    assert ref[3, -2] == 1.0 and ref[3, :-2].sum() == 0.0  # no ball: only "no ball" and bias
