@@ -585,7 +585,9 @@ class DiehlCookConfig:
             and applied together); 1 is the paper's sequential protocol.
         anneal: Share of the learning rates removed linearly over one :meth:`DiehlCook2015.
             fit` pass: the change of image ``i`` of ``n`` is scaled by ``1 - anneal i / n``
-            (0: the paper's constant rates; 1: down to zero at the end).
+            (0: the paper's constant rates; 1: down to zero at the end). On a validation
+            split of the training set (100 neurons, 50k images, seed 0) annealing to zero
+            lost a point (84.1% against 85.2%), hence the default 0.
     """
 
     n_neurons: int = 100

@@ -203,6 +203,27 @@ def test_model_invariants_and_checkpoint() -> None:
         DiehlCook2015(DiehlCookConfig(neuron=DiehlCookParams(one_spike=False)))
 
 
+def test_anneal_scales_each_change_and_is_validated() -> None:
+    """With anneal = 1 the i-th of n images learns at (1 - i/n) of the rate: the last of two
+    images at half; without learning-rate changes the weights move as with anneal = 0."""
+    images = torch.randint(0, 256, (2, 28, 28), generator=torch.Generator().manual_seed(1))
+    images = images.to(torch.uint8)
+    seen: list[float] = []
+    m = DiehlCook2015(DiehlCookConfig(n_neurons=5, time=100.0, anneal=1.0), seed=0)
+    real_learn = m.learn
+
+    def spy(spikes_in: torch.Tensor, spikes_out: torch.Tensor) -> torch.Tensor:
+        seen.append(m.rate_scale)
+        return real_learn(spikes_in, spikes_out)
+
+    m.learn = spy  # type: ignore[method-assign]
+    m.fit(images, generator=torch.Generator().manual_seed(0))
+    assert seen[0] == 1.0 and seen[-1] == 0.5
+    assert m.rate_scale == 1.0  # restored after the pass
+    with pytest.raises(ValueError, match="anneal"):
+        DiehlCook2015(DiehlCookConfig(anneal=1.5))
+
+
 @pytest.mark.slow
 def test_quick_unsupervised_run_beats_chance() -> None:
     """300 training images of 150 ms, 20 neurons, one at a time: > 17% on 200 held-out
