@@ -92,15 +92,28 @@ def evaluate(
     t0 = time.perf_counter()
     model.fit(images[tr], gen)
     train_s = time.perf_counter() - t0
-    readout = Readout.fit(model.responses(images[lab], generator=gen), labels[lab])
     counts = model.responses(images[val], generator=gen)
     y = labels[val]
-    return {
-        "val_all_activity": round(float((readout.predict(counts) == y).double().mean()), 4),
-        "val_proportion": round(float((readout.predict(counts, True) == y).double().mean()), 4),
-        "mean_spikes": round(float(counts.sum(1).mean()), 2),
-        "train_s": round(train_s, 1),
-    }
+
+    def score(readout: Readout) -> tuple[float, float]:
+        return (
+            round(float((readout.predict(counts) == y).double().mean()), 4),
+            round(float((readout.predict(counts, True) == y).double().mean()), 4),
+        )
+
+    row: dict[str, Any] = {"mean_spikes": round(float(counts.sum(1).mean()), 2)}
+    if a.label:
+        readout = Readout.fit(model.responses(images[lab], generator=gen), labels[lab])
+        row["val_all_activity"], row["val_proportion"] = score(readout)
+    if a.label_from_train:
+        n_max = min(max(a.label_from_train), a.train)
+        seen = model.responses(images[tr[:n_max]], generator=gen)
+        for n in a.label_from_train:
+            n = min(n, a.train)
+            readout = Readout.fit(seen[:n], labels[tr[:n]])
+            row[f"val_labels_train{n}"] = score(readout)
+    row["train_s"] = round(train_s, 1)
+    return row
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,6 +124,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--val", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", default=str(SHARED.resolve()) if SHARED.is_dir() else None)
+    p.add_argument(
+        "--label-from-train",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also label from the first N training images (the paper labels with all)",
+    )
     p.add_argument("--set", dest="settings", action="append", default=None)
     p.add_argument("--out", default=None, help="append the JSON lines to this file")
     a = p.parse_args(argv)
