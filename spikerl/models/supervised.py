@@ -8,8 +8,9 @@ towards firing (``on_current`` mV per step) and holds every other group silent
 (``off_current``), so the Diehl & Cook rule, which learns on postsynaptic spikes, moves
 only the label's neurons towards the image; inside the group the one-winner rule, the
 lateral inhibition and the adaptive thresholds share the class's variants among its
-neurons. At test time nothing is forced: the class whose neurons fire most on average wins
-(all-activity with the fixed assignment).
+neurons. After training the class groups' thresholds are balanced (equal mean ``theta``,
+see :attr:`SupervisedConfig.balance_thresholds`). At test time nothing is forced: the class
+whose neurons fire most on average wins (all-activity with the fixed assignment).
 """
 
 from __future__ import annotations
