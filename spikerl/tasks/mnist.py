@@ -65,6 +65,8 @@ class MnistSettings:
         limit: Use the first ``limit`` training images (``None``: all 60000).
         test_limit: Use the first ``test_limit`` test images (``None``: all 10000).
         label_images: Training images used to assign neurons to classes (STDP modes).
+        theta_plus: Threshold increase per spike of the STDP networks (mV); ``None``: the
+            paper's 0.05.
         data: MNIST folder (``None``: ``$SPIKERL_DATA``, then the cache).
         out: Output folder.
         track: Log to wandb.
@@ -81,6 +83,7 @@ class MnistSettings:
     limit: int | None
     test_limit: int | None
     label_images: int
+    theta_plus: float | None
     data: str | None
     out: str
     track: bool
@@ -109,6 +112,12 @@ def _parser() -> argparse.ArgumentParser:
         default=10000,
         help="training images used to label neurons (unsupervised; default 10000)",
     )
+    p.add_argument(
+        "--theta-plus",
+        type=float,
+        default=None,
+        help="STDP: threshold increase per spike in mV (default 0.05, the paper's)",
+    )
     p.add_argument("--data", default=None, help="MNIST folder (default: $SPIKERL_DATA, cache)")
     p.add_argument("--out", default="runs/mnist", help="output folder")
     p.add_argument("--track", action="store_true", help="log to wandb (offline without a key)")
@@ -132,6 +141,7 @@ def parse_args(argv: list[str] | None = None) -> MnistSettings:
         limit=a.limit,
         test_limit=a.test_limit,
         label_images=a.label_images,
+        theta_plus=a.theta_plus,
         data=a.data,
         out=a.out,
         track=a.track,
@@ -147,6 +157,8 @@ def parse_args(argv: list[str] | None = None) -> MnistSettings:
         v = getattr(s, name)
         if v is not None and v < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1")
+    if s.theta_plus is not None and not (s.theta_plus >= 0 and math.isfinite(s.theta_plus)):
+        p.error("--theta-plus must be a finite number >= 0 (mV)")
     if s.mode == "supervised" and s.neurons % 10:
         p.error("--neurons must be a multiple of 10 in supervised mode")
     return s
@@ -175,6 +187,8 @@ def _run_stdp(s: MnistSettings, data: tuple[Tensor, Tensor, Tensor, Tensor]) -> 
     x_tr, y_tr, x_te, y_te = data
     out = Path(s.out)
     cfg = DiehlCookConfig(n_neurons=s.neurons, time=s.time, batch_size=s.batch)
+    if s.theta_plus is not None:
+        cfg = replace(cfg, neuron=replace(cfg.neuron, theta_plus=s.theta_plus))
     supervised = s.mode == "supervised"
     model: DiehlCook2015
     if supervised:

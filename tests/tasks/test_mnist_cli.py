@@ -78,6 +78,12 @@ def test_cli_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
     assert (s.neurons, s.epochs, s.batch, s.time) == (800, 10, 100, 6.0)
     s = parse_args([])
     assert (s.mode, s.neurons, s.epochs, s.batch, s.time) == ("unsupervised", 100, 1, 1, 350.0)
+    assert s.theta_plus is None  # the paper's 0.05
+    assert parse_args(["--theta-plus", "0.2"]).theta_plus == 0.2
+    for bad in ("-1", "nan"):
+        with pytest.raises(SystemExit):
+            parse_args(["--theta-plus", bad])
+    assert "--theta-plus must be" in capsys.readouterr().err
 
 
 def test_cli_surrogate_mode(tmp_path: Path) -> None:
