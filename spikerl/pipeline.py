@@ -94,19 +94,7 @@ class Pipeline:
 
     def simulate(self, phi: np.ndarray) -> StepOutput:
         """Run the spiking window (and accumulate eligibility when learning)."""
-        lr = self.learner
-        out, lr.actor_state = lr.net.step(
-            phi, lr.actor_state, deterministic=not self.learn, learn=self.learn, rng=lr.rng
-        )
-        if self.learn:
-            elig, zc = lr.learn_state
-            elig *= lr.learn.gamma * lr.learn.lam_actor
-            elig += out.z
-            zc *= lr.learn.gamma * lr.learn.lam_critic
-            zc += phi
-        lr._phi = phi
-        lr.last = out
-        return out
+        return self.learner.run_window(phi, deterministic=not self.learn, learn=self.learn)
 
     def decode(self, out: StepOutput) -> np.ndarray:
         """Spikes -> actions (population with the most spikes)."""

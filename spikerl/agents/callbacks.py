@@ -6,10 +6,8 @@ wandb is imported lazily, only by the functions that log to it.
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import signal
-import tempfile
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
@@ -20,24 +18,11 @@ from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
 from stable_baselines3.common.logger import KVWriter
 
 from spikerl.agents.rstdp import RSTDP
+from spikerl.core.io import atomic_write_bytes
 
 LAST = "last.zip"
 ENV_STATE = "env_state.pkl"
 META = "meta.json"
-
-
-def _atomic_bytes(data: bytes, path: pathlib.Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def save_resumable(model: RSTDP, folder: pathlib.Path, extra: dict[str, Any] | None = None) -> None:
@@ -54,12 +39,12 @@ def save_resumable(model: RSTDP, folder: pathlib.Path, extra: dict[str, Any] | N
         env_bytes = None
     model.save(folder / LAST)
     if env_bytes is not None:
-        _atomic_bytes(env_bytes, folder / ENV_STATE)
+        atomic_write_bytes(env_bytes, folder / ENV_STATE)
     elif (folder / ENV_STATE).exists():
         (folder / ENV_STATE).unlink()
     meta = {"num_timesteps": model.num_timesteps, "env_pickled": env_bytes is not None}
     meta.update(extra or {})
-    _atomic_bytes(json.dumps(meta, indent=1).encode(), folder / META)
+    atomic_write_bytes(json.dumps(meta, indent=1).encode(), folder / META)
 
 
 class ResumableCheckpoint(BaseCallback):

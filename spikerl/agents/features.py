@@ -7,6 +7,7 @@ coding). The actor and the critic both read these features.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -112,15 +113,15 @@ class BreakoutFieldsConfig:
     cols: tuple[int, int] = (8, 152)
 
 
-_LOCATE: list[Any] = []
-
-
 def _locate_kernel() -> Any:
     """The compiled ball/paddle locator (``None`` without numba or with kernels disabled)."""
     from spikerl.core import kernels
 
-    if _LOCATE or not kernels.enabled():
-        return _LOCATE[0] if _LOCATE else None
+    return _compile_locate() if kernels.enabled() else None
+
+
+@functools.cache
+def _compile_locate() -> Any:
     import numba
 
     @numba.njit(cache=True, nogil=True)  # type: ignore[misc]
@@ -153,19 +154,18 @@ def _locate_kernel() -> Any:
                 bx[i] = 2.0 * acc_c / (n * w)
                 by[i] = 2.0 * acc_r / (n * (f1 - f0))
 
-    _LOCATE.append(locate)
     return locate
-
-
-_FIELDS: list[Any] = []
 
 
 def _fields_kernel() -> Any:
     """The compiled feature builder of :class:`BreakoutFields` (``None`` without numba)."""
     from spikerl.core import kernels
 
-    if _FIELDS or not kernels.enabled():
-        return _FIELDS[0] if _FIELDS else None
+    return _compile_fields() if kernels.enabled() else None
+
+
+@functools.cache
+def _compile_fields() -> Any:
     import math
 
     import numba
@@ -197,7 +197,6 @@ def _fields_kernel() -> Any:
             out[i, j] = 1.0 - seen
             out[i, j + 1] = 1.0
 
-    _FIELDS.append(build)
     return build
 
 

@@ -94,8 +94,13 @@ class RSTDPLearner:
             phi = phi.copy()
             phi[self._stale] = self.features(obs[self._stale])
         self._phi_next = None
+        return self.run_window(phi, deterministic=False, learn=learn).actions
+
+    def run_window(self, phi: np.ndarray, *, deterministic: bool, learn: bool) -> StepOutput:
+        """Run the spiking window on features ``phi [B, F]``; when learning, decay the
+        eligibility traces by ``gamma lambda`` and add the window's STDP pairs."""
         out, self.actor_state = self.net.step(
-            phi, self.actor_state, deterministic=False, learn=learn, rng=self.rng
+            phi, self.actor_state, deterministic=deterministic, learn=learn, rng=self.rng
         )
         if learn:
             elig, zc = self.learn_state
@@ -105,7 +110,7 @@ class RSTDPLearner:
             zc += phi
         self._phi = phi
         self.last = out
-        return out.actions
+        return out
 
     def update(
         self,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import tempfile
 import zipfile
 from collections.abc import Callable
 from typing import Any
@@ -30,19 +29,9 @@ def atomic_save(write: Callable[[Any], None], path: Any) -> None:
     if not isinstance(path, str | os.PathLike):
         write(path)
         return
-    final = zip_path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=".tmp.zip", dir=final.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, final)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from spikerl.core.io import atomic_write
+
+    atomic_write(write, zip_path(path), suffix=".tmp.zip")
 
 
 def check_checkpoint(path: Any) -> None:

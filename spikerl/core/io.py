@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +15,23 @@ import torch
 _FILE_MODE = 0o644
 
 
-def atomic_write_bytes(data: bytes, path: str | Path) -> None:
-    """Write ``data`` to ``path`` so that ``path`` is always either old or new, never partial."""
+def atomic_write(write: Callable[[str], None], path: str | Path, suffix: str = ".tmp") -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, flush it to disk, then rename
+    it over ``path``: ``path`` is always either the old or the new file, never partial.
+
+    Args:
+        write: Writes the content to the file name it is given.
+        path: Final file (its folder is created).
+        suffix: Ending of the temporary name (e.g. ``".tmp.zip"`` for writers that append
+            an extension otherwise).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
+        write(tmp)
+        with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, path)
@@ -32,20 +41,18 @@ def atomic_write_bytes(data: bytes, path: str | Path) -> None:
         raise
 
 
+def atomic_write_bytes(data: bytes, path: str | Path) -> None:
+    """Write ``data`` to ``path`` atomically (:func:`atomic_write`)."""
+
+    def write(tmp: str) -> None:
+        Path(tmp).write_bytes(data)
+
+    atomic_write(write, path)
+
+
 def atomic_torch_save(obj: Any, path: str | Path) -> None:
     """``torch.save`` to a temporary file in the same folder, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.chmod(tmp, _FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(lambda tmp: torch.save(obj, tmp), path)
 
 
 def safe_torch_load(path: str | Path, map_location: str | torch.device = "cpu") -> Any:

@@ -29,6 +29,7 @@ Only the refractory-free case (``refrac == 0``) is fused; others use the eager p
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -51,13 +52,10 @@ FAST_SIGMOID, ATAN, SIGMOID = 0, 1, 2
 #: Units per parallel block of the kernels.
 _BLOCK = 512
 
-_kernels: dict[bool, tuple[Any, Any]] = {}
 
-
+@functools.cache
 def _compile(parallel: bool) -> tuple[Any, Any]:
     """The forward and backward kernels, serial or over blocks of units in parallel."""
-    if parallel in _kernels:
-        return _kernels[parallel]
     jit = numba.njit(cache=True, fastmath=False, nogil=True, parallel=parallel)
     loop = numba.prange if parallel else range
 
@@ -159,7 +157,6 @@ def _compile(parallel: bool) -> tuple[Any, Any]:
                         gv[j] = a * gu
             gv0[lo:hi] = gv
 
-    _kernels[parallel] = (fwd, bwd)
     return fwd, bwd
 
 
@@ -282,5 +279,3 @@ def fused_lif_window(
 
 
 __all__ = ["ATAN", "FAST_SIGMOID", "SIGMOID", "fused_lif_window"]
-
-_ = np  # numpy arrays are what the kernels see

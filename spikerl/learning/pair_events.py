@@ -37,7 +37,10 @@ from spikerl.core.projections import DenseProjection, Projection
 from spikerl.learning.activity import Reduction, TraceState, reduce_batch
 from spikerl.learning.traces import TraceMode, TraceParams
 
-__all__ = ["pair_stdp_window"]
+__all__ = ["MAX_PRE_DENSITY", "pair_stdp_window"]
+
+#: Largest share of non-zero presynaptic entries for which the event-driven path is used.
+MAX_PRE_DENSITY = 0.1
 
 
 @torch.no_grad()
@@ -123,7 +126,3 @@ def pair_stdp_window(
         post_end.reshape(B, *post_spikes.shape[2:]),
     )
     return (reduce_batch(dw, B, reduction) if B > 1 else dw), new
-
-
-#: Largest share of non-zero presynaptic entries for which the event-driven path is used.
-MAX_PRE_DENSITY = 0.1

@@ -49,6 +49,7 @@ window computation (tested).
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -171,20 +172,20 @@ def _scan_one(
     return events
 
 
-_compiled_scan: Any = None
-
-
 def _scan_kernel() -> Any:
-    """:func:`_scan_one` compiled with numba (``None`` without the kernels).
+    """:func:`_scan_one` compiled with numba (``None`` with the kernels disabled)."""
+    return _compile_scan() if kernels.enabled() else None
+
+
+@functools.cache
+def _compile_scan() -> Any:
+    """The numba version of :func:`_scan_one`.
 
     The same float operations in the same order and dtype (the constants arrive cast to the
     potentials' dtype), so the same spikes; the crossing search walks each unit forward
     from its previous crossing and stops at the first hit, instead of re-testing every
     remaining step of every unit after each spike.
     """
-    global _compiled_scan
-    if _compiled_scan is not None or not kernels.enabled():
-        return _compiled_scan
     import numba
 
     @numba.njit(cache=True, fastmath=False, nogil=True)  # type: ignore[misc]
@@ -279,7 +280,6 @@ def _scan_kernel() -> Any:
                 cross[u] = found
         return n_ev
 
-    _compiled_scan = scan
     return scan
 
 

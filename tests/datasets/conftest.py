@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -83,28 +82,6 @@ def write() -> Callable[..., Path]:
     return write_files
 
 
-def shared_mnist_dir() -> Path | None:
-    """The shared MNIST folder: $SPIKERL_TEST_MNIST, else <repo>/../shared/data/mnist."""
-    candidates = []
-    env = os.environ.get("SPIKERL_TEST_MNIST")
-    if env:
-        candidates.append(Path(env))
-    candidates.append(Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "mnist")
-    candidates.append(Path("/work/shared/data/mnist"))
-    for c in candidates:
-        if all((c / f"{r.name}.gz").is_file() or (c / r.name).is_file() for r in _ALL):
-            return c.resolve()
-    return None
-
-
-_ALL = (
-    MNIST_LAYOUT.train_images,
-    MNIST_LAYOUT.train_labels,
-    MNIST_LAYOUT.test_images,
-    MNIST_LAYOUT.test_labels,
-)
-
-
 @pytest.fixture
 def make_arrays() -> Callable[..., dict[str, np.ndarray]]:
     return tiny_arrays
@@ -113,12 +90,3 @@ def make_arrays() -> Callable[..., dict[str, np.ndarray]]:
 @pytest.fixture
 def make_layout() -> Callable[..., IdxLayout]:
     return tiny_layout
-
-
-@pytest.fixture(scope="session")
-def shared_mnist() -> Path:
-    """The shared MNIST folder, or skip."""
-    found = shared_mnist_dir()
-    if found is None:
-        pytest.skip("shared MNIST files not found (set SPIKERL_TEST_MNIST)")
-    return found

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,28 +21,6 @@ from spikerl.models.diehl_cook import (
     diehl_cook_scan,
     stdp_window_delta,
 )
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """One torch thread: the event loop is many small ops, which idle OpenMP threads that
-    spin (the default) slow down ~10x on a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def shared_mnist() -> Path | None:
-    """``$SPIKERL_TEST_MNIST``, else ``<repo>/../shared/data/mnist`` (None when absent)."""
-    names = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
-    cands = [os.environ.get("SPIKERL_TEST_MNIST", "")]
-    cands.append(str(Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "mnist"))
-    for c in cands:
-        if c and all((Path(c) / f"{n}.gz").is_file() or (Path(c) / n).is_file() for n in names):
-            return Path(c)
-    return None
-
 
 #: The scan's three implementations: (vectorized, compiled).
 PATHS = {"torch": (True, None), "numpy": (False, False), "numba": (False, True)}
@@ -225,7 +201,7 @@ def test_anneal_scales_each_change_and_is_validated() -> None:
 
 
 @pytest.mark.slow
-def test_quick_unsupervised_run_beats_chance() -> None:
+def test_quick_unsupervised_run_beats_chance(shared_mnist: Path) -> None:
     """300 training images of 150 ms, 20 neurons, one at a time: > 17% on 200 held-out
     training images, labelled on 200 others (measured: 24%).
 
@@ -234,9 +210,7 @@ def test_quick_unsupervised_run_beats_chance() -> None:
     high thresholds), so a test this short cannot ask for much more; the long runs are
     ``scripts/mnist_unsupervised.py``.
     """
-    root = shared_mnist()
-    if root is None:
-        pytest.skip("shared MNIST files not found")
+    root = shared_mnist
     from spikerl.datasets import MNIST
 
     train = MNIST(root, train=True)

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import torch
 
 from spikerl.models.diehl_cook import DiehlCookConfig
 from spikerl.models.supervised import SupervisedConfig, SupervisedSTDP
-from tests.models.test_diehl_cook import shared_mnist
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """One torch thread: the event loop is many small ops, which idle OpenMP threads that
-    spin (the default) slow down ~10x on a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_teacher_current_and_assignment() -> None:
@@ -53,12 +42,10 @@ def test_forced_training_only_moves_label_neurons() -> None:
 
 
 @pytest.mark.slow
-def test_quick_supervised_run() -> None:
+def test_quick_supervised_run(shared_mnist: Path) -> None:
     """150 images of 150 ms, 20 neurons (2 per class): > 40% on 200 held-out training
     images (measured: 61.5%; chance 10%, whose standard deviation here is ~2%)."""
-    root = shared_mnist()
-    if root is None:
-        pytest.skip("shared MNIST files not found")
+    root = shared_mnist
     from spikerl.datasets import MNIST
 
     train = MNIST(root, train=True)

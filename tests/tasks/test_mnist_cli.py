@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 
 from spikerl.core.io import safe_torch_load
 from spikerl.tasks.mnist import main, parse_args
-from tests.models.test_diehl_cook import shared_mnist
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """One torch thread: the event loop is many small ops, which idle OpenMP threads that
-    spin (the default) slow down ~10x on a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(autouse=True)
@@ -33,10 +20,10 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize("mode", ["unsupervised", "supervised"])
-def test_cli_end_to_end(mode: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    root = shared_mnist()
-    if root is None:
-        pytest.skip("shared MNIST files not found")
+def test_cli_end_to_end(
+    mode: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], shared_mnist: Path
+) -> None:
+    root = shared_mnist
     out = tmp_path / "run"
     argv = ["--mode", mode, "--neurons", "10", "--time", "100", "--limit", "20"]
     argv += ["--test-limit", "20", "--label-images", "20", "--data", str(root)]
@@ -86,10 +73,8 @@ def test_cli_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--theta-plus must be" in capsys.readouterr().err
 
 
-def test_cli_surrogate_mode(tmp_path: Path) -> None:
-    root = shared_mnist()
-    if root is None:
-        pytest.skip("shared MNIST files not found")
+def test_cli_surrogate_mode(tmp_path: Path, shared_mnist: Path) -> None:
+    root = shared_mnist
     out = tmp_path / "sur"
     argv = ["--mode", "surrogate", "--neurons", "20", "--time", "2", "--limit", "100"]
     argv += ["--test-limit", "50", "--epochs", "1", "--data", str(root), "--out", str(out)]
