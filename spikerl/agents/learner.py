@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from spikerl.agents.features import FeatureMap
+from spikerl.agents.kernels import update_kernel
 from spikerl.agents.network import (
     ActorState,
     LearnConfig,
@@ -139,11 +140,52 @@ class RSTDPLearner:
             stale = np.ones(len(rewards), dtype=bool)
         if self._phi is None:
             raise RuntimeError("update() called before act()")
+        phi_next = self.features(bootstrap_obs)
+        kernel = update_kernel()
+        if kernel is None:
+            stats = self._update_numpy(phi_next, rewards, terminated, lr_fraction, mask)
+        else:
+            lc = self.learn
+            net = self.net
+            b = len(rewards)
+            mod, dw, value = kernel(
+                self._phi,
+                phi_next,
+                np.asarray(rewards, dtype=np.float64),
+                np.asarray(terminated, dtype=np.bool_),
+                np.ones(b) if mask is None else np.asarray(mask, dtype=np.float64),
+                net.critic_np,
+                net.w_np,
+                self.learn_state.elig,
+                self.learn_state.z_critic,
+                lc.gamma,
+                float(lc.reward_clip),
+                lc.delta_clip,
+                lc.modulation is Modulation.TD_ERROR,
+                lr_fraction * lc.lr_critic / b,
+                lr_fraction * lc.lr_actor / (net.n_features * b),
+                net.snn.wmin,
+                net.snn.wmax,
+            )
+            stats = UpdateStats(mod, dw, value)
+        self._phi_next = phi_next
+        self._stale = stale
+        return stats
+
+    def _update_numpy(
+        self,
+        phi_next: np.ndarray,
+        rewards: np.ndarray,
+        terminated: np.ndarray,
+        lr_fraction: float,
+        mask: np.ndarray | None,
+    ) -> UpdateStats:
+        """NumPy reference of the update's arithmetic (see :meth:`update`)."""
+        assert self._phi is not None
         lc = self.learn
         net = self.net
         phi = self._phi
         v = net.value(phi)
-        phi_next = self.features(bootstrap_obs)
         v_next = net.value(phi_next) * (1.0 - terminated.astype(np.float64))
         r = rewards.astype(np.float64)
         if lc.reward_clip > 0:
@@ -167,6 +209,4 @@ class RSTDPLearner:
         w = net.w_np
         w += dw
         np.clip(w, net.snn.wmin, net.snn.wmax, out=w)
-        self._phi_next = phi_next
-        self._stale = stale
         return UpdateStats(float(mod.mean()), float(np.abs(dw).mean()), float(v.mean()))

@@ -1,0 +1,154 @@
+"""The agent's compiled window and update kernels against the NumPy reference."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from stable_baselines3.common.env_util import make_vec_env
+
+from spikerl.agents import RSTDP
+from spikerl.agents.features import FeatureMap
+from spikerl.agents.kernels import update_kernel, window_kernel
+from spikerl.agents.learner import RSTDPLearner
+from spikerl.agents.network import LearnConfig, Modulation, SNNConfig, SpikingActorCritic
+from spikerl.agents.presets import load_agent_preset
+
+pytestmark = pytest.mark.skipif(window_kernel() is None, reason="numba kernels unavailable")
+
+
+def _sparse_features(rng: np.random.Generator, b: int, f: int) -> np.ndarray:
+    return rng.random((b, f)) * (rng.random((b, f)) < 0.25)
+
+
+@pytest.mark.parametrize("deterministic", [False, True])
+@pytest.mark.parametrize(
+    "snn",
+    [
+        SNNConfig(w_init=5.0, w_init_low=3.0),
+        SNNConfig(w_init=5.0, w_init_low=3.0, gap=0.0, center=False),
+        SNNConfig(n_per_action=3, sim_steps=7, w_init=6.0, w_init_low=2.0, a_minus=0.0),
+        SNNConfig(w_init=2.0, noise_std=0.0, input_rate=0.6, tau_pre=9.0, gap=3.0),
+    ],
+)
+def test_window_kernel_matches_numpy(snn: SNNConfig, deterministic: bool) -> None:
+    """Same draws -> same spikes, actions and counts; traces, potentials and Z to 1e-10."""
+    net = SpikingActorCritic(40, 3, snn, generator=torch.Generator().manual_seed(0))
+    rng_k, rng_n, rng_phi = (np.random.default_rng(s) for s in (1, 1, 2))
+    st_k, st_n = net.initial_state(3), net.initial_state(3)
+    fired = 0.0
+    for _ in range(150):
+        phi = _sparse_features(rng_phi, 3, 40)
+        out_k, st_k = net.step(phi, st_k, deterministic=deterministic, learn=True, rng=rng_k)
+        out_n, st_n = net.step_numpy(phi, st_n, deterministic=deterministic, learn=True, rng=rng_n)
+        np.testing.assert_array_equal(out_k.spikes, out_n.spikes)
+        np.testing.assert_array_equal(out_k.actions, out_n.actions)
+        np.testing.assert_array_equal(out_k.counts, out_n.counts)
+        np.testing.assert_allclose(out_k.rate, out_n.rate, rtol=0, atol=1e-15)
+        np.testing.assert_allclose(out_k.z, out_n.z, rtol=1e-10, atol=1e-10)
+        for a, b in zip(st_k, st_n, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+        fired += float(out_k.spikes.sum())
+    assert fired > 100  # the comparison covered spiking windows
+    # the random stream advanced identically
+    assert rng_k.random() == rng_n.random()
+
+
+def test_window_pair_sum_by_hand() -> None:
+    """One input, two single-neuron populations, input on at both steps of a T = 2 window.
+
+    Neuron 0 gets 13 mV per step (threshold 13 mV above rest): it fires at t = 0 and, reset
+    to rest, again at t = 1; neuron 1 gets nothing. With ``d = exp(-dt / tau_pre)``:
+    LTP(0) = a+ (x_pre[0] + x_pre[1]) = a+ (1 + (1 + d)); LTD(0) = a- x_post[0] = a- (the
+    post trace before t = 1); LTD(1) = 0, so Z = [a+ (2 + d) - a-, 0].
+    """
+    snn = SNNConfig(n_per_action=1, sim_steps=2, w_inh=0.0, gap=0.0, center=False)
+    net = SpikingActorCritic(1, 2, snn)
+    net.w_np[:] = [[13.0, 0.0]]
+    d = math.exp(-snn.dt / snn.tau_pre)
+    want = [snn.a_plus * (2.0 + d) - snn.a_minus, 0.0]
+    for step in (net.step, net.step_numpy):
+        out, st = step(
+            np.ones((1, 1)),
+            net.initial_state(1),
+            deterministic=True,
+            learn=True,
+            rng=np.random.default_rng(0),
+        )
+        assert out.spikes[:, 0, :].tolist() == [[1.0, 0.0], [1.0, 0.0]]
+        np.testing.assert_allclose(out.z[0, 0], want, rtol=1e-14)
+        np.testing.assert_allclose(st.x_pre[0], [1.0 + d])
+        np.testing.assert_allclose(st.x_post[0, 0], 1.0 + math.exp(-snn.dt / snn.tau_post))
+
+
+class _Identity(FeatureMap):
+    n_features = 12
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        return np.asarray(obs, dtype=np.float64)
+
+
+@pytest.mark.parametrize(
+    "learn",
+    [
+        LearnConfig(),
+        LearnConfig(modulation=Modulation.REWARD, reward_clip=0.5, delta_clip=0.3),
+    ],
+)
+def test_update_kernel_matches_numpy(learn: LearnConfig) -> None:
+    """Critic, actor weights and statistics after many act/update steps agree."""
+    snn = SNNConfig(n_per_action=4, w_init=4.0, w_init_low=2.0, wmin=-3.0, wmax=4.5)
+
+    w0 = SpikingActorCritic(12, 2, snn, generator=torch.Generator().manual_seed(3)).w_np.copy()
+
+    def run(compiled: bool) -> tuple[np.ndarray, np.ndarray, list[tuple[float, float, float]]]:
+        net = SpikingActorCritic(12, 2, snn, generator=torch.Generator().manual_seed(3))
+        lr = RSTDPLearner(net, _Identity(), learn, 2, np.random.default_rng(4))
+        rng = np.random.default_rng(5)
+        stats = []
+        obs = _sparse_features(rng, 2, 12)
+        for k in range(200):
+            lr.act(obs)
+            nxt = _sparse_features(rng, 2, 12)
+            rew = rng.normal(0.0, 1.0, 2)
+            term = rng.random(2) < 0.05
+            mask = (rng.random(2) < 0.9).astype(np.float64)
+            if compiled:
+                s = lr.update(rew, nxt, term, lr_fraction=1.0 - k / 400, stale=term, mask=mask)
+            else:
+                phi_next = lr.features(nxt)
+                s = lr._update_numpy(phi_next, rew, term, 1.0 - k / 400, mask)
+                lr._phi_next, lr._stale = phi_next, term
+            stats.append((s.modulation, s.mean_abs_dw, s.value))
+            obs = nxt
+        return net.w_np.copy(), net.critic_np.copy(), stats
+
+    assert update_kernel() is not None
+    w_k, c_k, s_k = run(True)
+    w_n, c_n, s_n = run(False)
+    np.testing.assert_allclose(w_k, w_n, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(c_k, c_n, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(np.array(s_k), np.array(s_n), rtol=1e-9, atol=1e-12)
+    assert np.abs(c_k).max() > 0 and np.abs(w_k - w0).max() > 0.1  # learning happened
+    assert w_k.max() <= snn.wmax and w_k.min() >= snn.wmin
+
+
+def test_agent_learns_the_same_with_and_without_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CartPole run of 1500 steps: compiled and NumPy agents end with the same weights."""
+
+    def run() -> tuple[np.ndarray, np.ndarray, int]:
+        env = make_vec_env("CartPole-v1", n_envs=1, seed=0)
+        model = RSTDP("SpikingPolicy", env, load_agent_preset("rstdp", "CartPole"), seed=0)
+        model.learn(1500)
+        net = model.policy.net
+        return net.w_np.copy(), net.critic_np.copy(), len(model.ep_info_buffer)
+
+    w_k, c_k, n_k = run()
+    monkeypatch.setenv("SPIKERL_NO_KERNELS", "1")
+    assert window_kernel() is None and update_kernel() is None
+    w_n, c_n, n_n = run()
+    assert n_k == n_n and n_k > 5
+    np.testing.assert_allclose(w_k, w_n, rtol=1e-8, atol=1e-8)
+    np.testing.assert_allclose(c_k, c_n, rtol=1e-8, atol=1e-8)
