@@ -17,9 +17,11 @@ Plasticity (MSTDPET, Florian 2007; window mode): STDP pairs in the window give
 
     Z_ij = a_plus * sum_t x_pre_i[t] s_post_j[t] - a_minus * sum_t s_pre_i[t] x_post_j[t-1]
 
-with ``x`` exponential traces (``tau_pre``, ``tau_post``). With ``center`` the mean over
-the action neurons is subtracted (actual minus average firing, so the losing population
-gets the opposite sign). The eligibility trace decays per environment step,
+with ``x`` exponential traces (``tau_pre``, ``tau_post``); this is the core's
+:class:`~spikerl.learning.PostPre` pair sum with ``A- exp(dt / tau_post)`` in place of
+``A-`` (the core reads the post trace decayed to step ``t``; tested equal). With
+``center`` the mean over the action neurons is subtracted (actual minus average firing,
+so the losing population gets the opposite sign). The eligibility trace decays per environment step,
 ``e <- gamma * lam_actor * e + Z``, and the third factor is the critic's TD error
 ``delta = r + gamma * V(s') - V(s)`` (or the raw reward): ``dW = lr_actor * delta * e``.
 The critic is linear on the same features, ``V(s) = w_c . phi(s)``, learned by TD(lambda).

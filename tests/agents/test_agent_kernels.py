@@ -152,3 +152,47 @@ def test_agent_learns_the_same_with_and_without_kernels(monkeypatch: pytest.Monk
     assert n_k == n_n and n_k > 5
     np.testing.assert_allclose(w_k, w_n, rtol=1e-8, atol=1e-8)
     np.testing.assert_allclose(c_k, c_n, rtol=1e-8, atol=1e-8)
+
+
+def test_window_pair_sum_equals_core_postpre() -> None:
+    """Without centring, the agent's Z over consecutive windows (traces carried, no gap) is
+    the core's PostPre pair sum (``A+ sum x_pre s_post - A- sum s_pre x_post^-``) on the same
+    input and output spikes, with ``A- exp(dt / tau_post)`` for ``A-``: the agent's LTD
+    reads the post trace of the previous step, ``x_post[t-1]``, the core's the same trace
+    decayed to step ``t``, ``x_post^-[t] = exp(-dt / tau_post) x_post[t-1]``."""
+    from spikerl.core.projections import DenseProjection
+    from spikerl.learning import PostPre
+    from spikerl.learning.activity import Reduction, TraceState, compute_activity
+
+    snn = SNNConfig(w_init=5.0, w_init_low=3.0, gap=0.0, center=False, sim_steps=6, tau_pre=7.0)
+    net = SpikingActorCritic(30, 4, snn, generator=torch.Generator().manual_seed(1))
+    a_minus = snn.a_minus * math.exp(snn.dt / snn.tau_post)
+    rule = PostPre(a_plus=snn.a_plus, a_minus=a_minus, tau_plus=7.0, tau_minus=snn.tau_post)
+    proj = DenseProjection(30, net.n_neurons, weight=torch.from_numpy(net.w_np.copy())).double()
+    rng, rng_phi = np.random.default_rng(3), np.random.default_rng(4)
+    st = net.initial_state(2)
+    traces: TraceState | None = None
+    for _ in range(5):
+        phi = _sparse_features(rng_phi, 2, 30)
+        draws = np.random.default_rng()
+        draws.bit_generator.state = rng.bit_generator.state  # the input draws step() makes
+        s_in = (draws.random((snn.sim_steps, 2, 30)) < np.clip(phi, 0, 1)).astype(np.float64)
+        out, st = net.step(phi, st, deterministic=False, learn=True, rng=rng)
+        act, traces = compute_activity(
+            proj,
+            torch.from_numpy(s_in),
+            torch.from_numpy(out.spikes),
+            rule.pre_trace,
+            rule.post_trace,
+            snn.dt,
+            traces,
+        )
+        t = snn.sim_steps
+        for b in range(2):  # per batch element, from the core's traces
+            x_pre, s_post = act.pre_trace[:, b].reshape(t, -1), act.post[:, b].reshape(t, -1)
+            s_pre, x_post = act.pre[:, b].reshape(t, -1), act.post_trace_before[:, b].reshape(t, -1)
+            ref = rule.a_plus * x_pre.T @ s_post - rule.a_minus * s_pre.T @ x_post
+            np.testing.assert_allclose(out.z[b], ref.numpy(), rtol=1e-12, atol=1e-12)
+        total = rule.delta(proj, act, reduction=Reduction.SUM).dw
+        np.testing.assert_allclose(out.z.sum(0), total.numpy(), rtol=1e-12, atol=1e-12)
+        assert np.abs(out.z).max() > 0.5
