@@ -112,7 +112,9 @@ def _make_weight(
     if isinstance(init, Tensor):
         if tuple(init.shape) != shape:
             raise ValueError(f"weight: expected shape {list(shape)}, got {list(init.shape)}")
-        return init.detach().clone().float()
+        # A floating tensor keeps its dtype (as ``nn.Parameter`` would); others become float32.
+        w = init.detach().clone()
+        return w if w.is_floating_point() else w.float()
     if isinstance(init, int | float):
         return Constant(float(init))(shape, generator)
     if callable(init):
@@ -129,7 +131,8 @@ class Projection(nn.Module):
     Args:
         source_shape: Shape of the source population.
         target_shape: Shape of the target population.
-        weight: The initial weight tensor, an initialiser or a constant.
+        weight: The initial weight tensor (a floating tensor keeps its dtype, others become
+            float32), an initialiser or a constant (float32).
         weight_shape: Shape of the weight tensor.
         wmin: Lower weight bound (or ``None``).
         wmax: Upper weight bound (or ``None``).

@@ -126,3 +126,18 @@ def test_learning_adapters_shapes_and_fold() -> None:
         "blk,bln->lkn", dense.unfold_pre(torch.rand(2, 6)), dense.unfold_post(torch.rand(2, 4))
     )
     assert dense.fold(d).shape == (6, 4)
+
+
+def test_weight_tensor_keeps_its_floating_dtype() -> None:
+    """A float64 weight stays float64 (and computes in float64); integer weights become
+    float32, like initialisers and constants."""
+    w64 = torch.tensor([[0.1, 0.2], [0.3, 0.4]], dtype=torch.float64)
+    proj = DenseProjection(2, 2, weight=w64)
+    assert proj.weight.dtype == torch.float64
+    y = proj(torch.tensor([[1.0, 1.0]]))
+    assert y.dtype == torch.float64 and float(y[0, 1]) == 0.2 + 0.4
+    assert proj.weight.data_ptr() != w64.data_ptr()  # a copy: the caller's tensor is untouched
+    assert DenseProjection(2, 2, weight=torch.ones(2, 2, dtype=torch.int64)).weight.dtype == (
+        torch.float32
+    )
+    assert DenseProjection(2, 2, weight=0.5).weight.dtype == torch.float32
