@@ -15,15 +15,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from spikerl.tasks.mnist import main
-
-#: The shared data folder beside the repository (used when --data is not given).
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "mnist"
+from spikerl.tasks.mnist import script_main
 
 if __name__ == "__main__":
-    argv = sys.argv[1:]
-    defaults = ["--mode", "unsupervised", "--seed", "0", "--batch", "1"]
-    defaults += ["--out", "runs/mnist_unsupervised"]
-    if "--data" not in argv and SHARED.is_dir():
-        defaults += ["--data", str(SHARED.resolve())]
-    sys.exit(main(defaults + argv))
+    sys.exit(script_main("unsupervised", sys.argv[1:], Path(__file__).resolve().parents[1]))

@@ -8,6 +8,8 @@ one thread per worker keep the suite fast and its timings steady.
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -47,3 +49,13 @@ def shared_mnist() -> Path:
     if found is None:
         pytest.skip("shared MNIST files not found (set SPIKERL_TEST_MNIST)")
     return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_tempdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Temporary files of the session (e.g. SB3's default logger folder, one per ``learn``
+    call) go under pytest's own temporary root, which pytest prunes, not into ``/tmp``."""
+    old = tempfile.tempdir
+    tempfile.tempdir = str(tmp_path_factory.mktemp("tmp"))
+    yield
+    tempfile.tempdir = old

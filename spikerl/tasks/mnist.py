@@ -387,3 +387,17 @@ def with_settings(s: MnistSettings, **changes: Any) -> MnistSettings:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def script_main(mode: str, argv: list[str], repo_root: Path) -> int:
+    """Entry point of ``scripts/mnist_{mode}.py``: ``spikerl mnist`` with fixed defaults.
+
+    Defaults (each overridable by ``argv``): ``--mode mode --seed 0 --batch 1 --out
+    runs/mnist_<mode>``, and ``--data <repo_root>/../shared/data/mnist`` when that folder
+    exists and ``--data`` is not given.
+    """
+    shared = (repo_root / ".." / "shared" / "data" / "mnist").resolve()
+    defaults = ["--mode", mode, "--seed", "0", "--batch", "1", "--out", f"runs/mnist_{mode}"]
+    if "--data" not in argv and shared.is_dir():
+        defaults += ["--data", str(shared)]
+    return main(defaults + argv)
