@@ -383,6 +383,26 @@ def section_c(args: argparse.Namespace) -> dict[str, Any]:
         from spikerl.agents import RSTDP
     except Exception as err:
         return {"status": f"not available: spikerl.agents.RSTDP ({type(err).__name__}: {err})"}
+    from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+
+    class TimedVecEnv(VecEnvWrapper):
+        """Pass-through VecEnv wrapper that sums the seconds spent stepping the environments."""
+
+        def __init__(self, venv: VecEnv) -> None:
+            super().__init__(venv)
+            self.seconds = 0.0
+
+        def reset(self) -> Any:
+            """Reset (not timed: it happens once per ``learn``)."""
+            return self.venv.reset()
+
+        def step_wait(self) -> Any:
+            """Step the environments, adding the elapsed time to :attr:`seconds`."""
+            t0 = time.perf_counter()
+            out = self.venv.step_wait()
+            self.seconds += time.perf_counter() - t0
+            return out
+
     out: dict[str, Any] = {}
     for label, env_id, steps in (
         ("cartpole", "CartPole-v1", 4000),
@@ -401,12 +421,22 @@ def section_c(args: argparse.Namespace) -> dict[str, Any]:
             preset: TrainConfig = build(TrainConfig, preset_dict("rstdp", name))
             agent = RSTDP(
                 "SpikingPolicy",
-                make_agent_vec_env(name, 1, seed=0, overrides=preset.env_overrides),
+                TimedVecEnv(make_agent_vec_env(name, 1, seed=0, overrides=preset.env_overrides)),
                 config=preset.rstdp,
                 seed=0,
             )
             agent.learn(50)
             r = timeit(lambda a=agent, s=steps: a.learn(s, reset_num_timesteps=False), args.repeats)
+            timed = agent.get_env()
+            assert isinstance(timed, TimedVecEnv)
+            split = []  # (seconds in the environments, seconds in total) per learn call
+            for _ in range(args.repeats):
+                timed.seconds = 0.0
+                t0 = time.perf_counter()
+                agent.learn(steps, reset_num_timesteps=False)
+                split.append((timed.seconds, time.perf_counter() - t0))
+            env_s = statistics.median(e for e, _ in split)
+            agent_s = statistics.median(t - e for e, t in split)
             out[label] = {
                 "env": env_id,
                 "n_envs": 1,
@@ -415,6 +445,10 @@ def section_c(args: argparse.Namespace) -> dict[str, Any]:
                 "repeats": args.repeats,
                 "env_steps_per_s": round(steps / r["median_s"], 1),
                 "env_steps_per_s_best": round(steps / r["min_s"], 1),
+                # inside VecEnv.step during learning (the emulator and wrappers): the ceiling
+                "env_us_per_step": round(env_s / steps * 1e6, 1),
+                # everything else: features, spiking window, update, SB3 loop and callbacks
+                "agent_us_per_step": round(agent_s / steps * 1e6, 1),
             }
         except Exception as err:
             out[label] = {"env": env_id, "status": f"failed: {type(err).__name__}: {err}"}

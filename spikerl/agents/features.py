@@ -158,10 +158,34 @@ def _compile_locate() -> Any:
 
 
 def _fields_kernel() -> Any:
-    """The compiled feature builder of :class:`BreakoutFields` (``None`` without numba)."""
+    """The compiled feature map of :class:`BreakoutFields`: locate ball and paddle in the
+    newest (and previous) frame and build the fields, in one call (``None`` without numba
+    or with kernels disabled)."""
     from spikerl.core import kernels
 
-    return _compile_fields() if kernels.enabled() else None
+    return _compile_features() if kernels.enabled() else None
+
+
+@functools.cache
+def _compile_features() -> Any:
+    import numba
+
+    locate = _compile_locate()
+    build = _compile_fields()
+
+    @numba.njit(cache=True, nogil=True)  # type: ignore[misc]
+    def features(frames, prow, f0, f1, c0, c1, c_off, s_off, c_y, s_y, off_range, dirs, out):  # type: ignore[no-untyped-def]
+        b = frames.shape[0]
+        bx, by, px = np.full(b, 0.5), np.zeros(b), np.full(b, 0.5)
+        vis = np.zeros(b, dtype=np.bool_)
+        locate(frames[:, frames.shape[1] - 1], prow, f0, f1, c0, c1, bx, by, px, vis)
+        obx, oby, opx = np.full(b, 0.5), np.zeros(b), np.full(b, 0.5)
+        ovis = np.zeros(b, dtype=np.bool_)
+        if dirs:
+            locate(frames[:, 0], prow, f0, f1, c0, c1, obx, oby, opx, ovis)
+        build(bx, by, px, vis, obx, ovis, c_off, s_off, c_y, s_y, off_range, dirs, out)
+
+    return features
 
 
 @functools.cache
@@ -282,14 +306,10 @@ class BreakoutFields(FeatureMap):
             x = x[:, None]
         kernel = _fields_kernel()
         if kernel is not None:
-            bx, by, px, vis = self._locate(x[:, -1])
-            if c.n_dir == 3:
-                obx, _, _, ovis = self._locate(x[:, 0])
-            else:
-                obx, ovis = bx, vis
-            out = np.empty((len(bx), self.n_features))
-            kernel(bx, by, px, vis, obx, ovis, self._c_off, self._s_off, self._c_y, self._s_y,
-                   c.offset_range, c.n_dir == 3, out)  # fmt: skip
+            out = np.empty((x.shape[0], self.n_features))
+            kernel(np.ascontiguousarray(x), c.paddle_rows[0] + 1, *c.field_rows, *c.cols,
+                   self._c_off, self._s_off, self._c_y, self._s_y, c.offset_range,
+                   c.n_dir == 3, out)  # fmt: skip
             return out
         return self.features_numpy(x)
 

@@ -25,12 +25,60 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import numpy as np
+
 
 def window_kernel() -> Any:
     """The compiled window step, or ``None`` without numba / with kernels disabled."""
     from spikerl.core import kernels
 
     return _compile_window() if kernels.enabled() else None
+
+
+def window_params(
+    sim_steps: int,
+    input_rate: float,
+    n_per_action: int,
+    decay: float,
+    thr: float,
+    reset: float,
+    w_inh: float,
+    gap: bool,
+    gap_v: float,
+    gap_pre: float,
+    gap_post: float,
+    dpre: float,
+    dpost: float,
+    a_plus: float,
+    a_minus: float,
+    center: bool,
+) -> np.ndarray:
+    """The window kernel's constants packed in one float64 array (one argument to pass
+    instead of sixteen: each argument costs the compiled function's dispatcher time).
+
+    Args:
+        sim_steps: Steps ``T`` per window.
+        input_rate: Input spike probability per step at feature value 1.
+        n_per_action: Neurons per action population.
+        decay: Membrane decay per step, ``exp(-dt / tau_mem)``.
+        thr: Threshold relative to rest (mV).
+        reset: Reset potential relative to rest (mV).
+        w_inh: Inhibition per spike of another population (mV).
+        gap: Whether a silent gap separates windows.
+        gap_v: Membrane decay over the gap after the first step.
+        gap_pre: Pre-synaptic trace decay over the gap.
+        gap_post: Post-synaptic trace decay over the gap.
+        dpre: Pre-synaptic trace decay per step.
+        dpost: Post-synaptic trace decay per step.
+        a_plus: LTP amplitude.
+        a_minus: LTD amplitude.
+        center: Subtract the mean pair sum over the action neurons.
+    """
+    return np.array(
+        [sim_steps, input_rate, n_per_action, decay, thr, reset, w_inh, float(gap), gap_v,
+         gap_pre, gap_post, dpre, dpost, a_plus, a_minus, float(center)],
+        dtype=np.float64,
+    )  # fmt: skip
 
 
 def update_kernel() -> Any:
@@ -57,24 +105,25 @@ def _compile_window() -> Any:
         prev_in,  # [B, N] last spikes
         x_pre_in,  # [B, F]
         x_post_in,  # [B, N]
-        t_n,  # window length T
-        input_rate,
-        n_per,
-        decay,
-        thr,
-        reset,
-        w_inh,
-        gap_on,
-        gap_v,
-        gap_pre,
-        gap_post,
-        dpre,
-        dpost,
-        a_plus,
-        a_minus,
-        center,
+        params,  # float64 constants, see window_params()
         learn,
     ):
+        t_n = int(params[0])
+        input_rate = params[1]
+        n_per = int(params[2])
+        decay = params[3]
+        thr = params[4]
+        reset = params[5]
+        w_inh = params[6]
+        gap_on = params[7] != 0.0
+        gap_v = params[8]
+        gap_pre = params[9]
+        gap_post = params[10]
+        dpre = params[11]
+        dpost = params[12]
+        a_plus = params[13]
+        a_minus = params[14]
+        center = params[15] != 0.0
         b_n, f_n = phi.shape
         n_n = w.shape[1]
         a_n = n_n // n_per

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from spikerl.agents.kernels import window_kernel
+from spikerl.agents.kernels import window_kernel, window_params
 
 
 class Modulation(StrEnum):
@@ -234,6 +234,11 @@ class SpikingActorCritic(nn.Module):
         self._gap_post = dpost**n_gap
         self._thr = snn.v_thresh - snn.v_rest
         self._reset = snn.v_reset - snn.v_rest
+        self._window_params = window_params(
+            t, snn.input_rate, snn.n_per_action, self._decay, self._thr, self._reset,
+            snn.w_inh, snn.gap > 0, self._gap_v, self._gap_pre, self._gap_post, dpre, dpost,
+            snn.a_plus, snn.a_minus, snn.center,
+        )  # fmt: skip
 
     def _view(self, t: torch.Tensor) -> np.ndarray:
         key = (id(t), t.data_ptr())
@@ -317,23 +322,11 @@ class SpikingActorCritic(nn.Module):
             uniform,
             noise,
             self.w_np,
-            *(np.ascontiguousarray(s, dtype=np.float64) for s in state),
-            t_steps,
-            c.input_rate,
-            c.n_per_action,
-            self._decay,
-            self._thr,
-            self._reset,
-            c.w_inh,
-            c.gap > 0,
-            self._gap_v,
-            self._gap_pre,
-            self._gap_post,
-            self._dpre,
-            self._dpost,
-            c.a_plus,
-            c.a_minus,
-            c.center,
+            np.ascontiguousarray(state.v, dtype=np.float64),
+            np.ascontiguousarray(state.spikes, dtype=np.float64),
+            np.ascontiguousarray(state.x_pre, dtype=np.float64),
+            np.ascontiguousarray(state.x_post, dtype=np.float64),
+            self._window_params,
             learn,
         )
         out = StepOutput(actions, counts, z if learn else np.zeros(0), rate, spikes)
