@@ -22,8 +22,9 @@ import time
 from collections.abc import Callable
 
 import torch
+from benchnets import poisson_lif_network as build
 
-from spikerl.core import LIF, DenseProjection, ExecutionMode, Input, Network, Propagation, Uniform
+from spikerl.core import ExecutionMode, Propagation
 
 
 def poisson_input(steps: int, batch: int, n: int, seed: int) -> torch.Tensor:
@@ -32,16 +33,6 @@ def poisson_input(steps: int, batch: int, n: int, seed: int) -> torch.Tensor:
     rates = torch.rand(n, generator=g) * 15.0
     p = rates * 1.0 / 1000.0
     return (torch.rand(steps, batch, n, generator=g) < p).float()
-
-
-def build(n: int, seed: int) -> Network:
-    """``Input(n) -> LIF(n)`` with weights U(0, 0.3 * 1000 / n) (similar drive at every n)."""
-    g = torch.Generator().manual_seed(seed)
-    net = Network(dt=1.0)
-    net.add_population("input", Input(n))
-    net.add_population("lif", LIF(n))
-    net.connect("input", "lif", DenseProjection(n, n, Uniform(0.0, 0.3 * 1000 / n), generator=g))
-    return net
 
 
 def timeit(fn: Callable[[], object], repeats: int) -> list[float]:

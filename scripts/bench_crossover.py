@@ -67,17 +67,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from benchnets import poisson_lif_network as build_network
 
 import spikerl.core.network as network_mod
 import spikerl.learning.pair_events as pair_events_mod
 from spikerl.core import (
-    LIF,
     DenseProjection,
     ExecutionMode,
-    Input,
     Network,
     Propagation,
-    Uniform,
     kernels,
 )
 from spikerl.core import projections as projections_mod
@@ -422,16 +420,6 @@ def bench_sparse_gather(cfg: Config) -> dict[str, Any]:
 
 
 # -- decision 3: FUSED_MAX_DENSITY -------------------------------------------------------
-def build_network(n: int, seed: int) -> Network:
-    """``Input(n) -> LIF(n)`` with weights U(0, 0.3 * 1000 / n) (as ``bench_core.py``)."""
-    g = torch.Generator().manual_seed(seed)
-    net = Network(dt=1.0)
-    net.add_population("input", Input(n))
-    net.add_population("lif", LIF(n))
-    net.connect("input", "lif", DenseProjection(n, n, Uniform(0.0, 0.3 * 1000 / n), generator=g))
-    return net
-
-
 def fused_calls(net: Network, x: torch.Tensor, propagation: Propagation) -> int:
     """How many times a window run enters the compiled network loop and it accepts.
 

@@ -39,6 +39,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from benchnets import poisson_lif_network as spikerl_poisson_net
 
 from spikerl.core import (
     LIF,
@@ -162,15 +163,6 @@ def import_bindsnet() -> Any:
 
 
 # -- (a) Poisson -> LIF -----------------------------------------------------------------
-
-
-def spikerl_poisson_net(n: int, seed: int = 0) -> Network:
-    g = torch.Generator().manual_seed(seed)
-    net = Network(dt=1.0)
-    net.add_population("input", Input(n))
-    net.add_population("lif", LIF(n))
-    net.connect("input", "lif", DenseProjection(n, n, Uniform(0.0, 0.3 * 1000 / n), generator=g))
-    return net
 
 
 def section_a(args: argparse.Namespace, bn: Any) -> list[dict[str, Any]]:

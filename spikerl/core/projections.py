@@ -54,12 +54,15 @@ class Sign(enum.Enum):
 
 #: With ``Propagation.AUTO``, rows of active inputs are gathered when at most this fraction
 #: of the inputs is active in the batch (or window); otherwise the dense product runs.
-#: Measured on a 2-core CPU (``scripts/bench_core.py``; see the README).
-SPARSE_ACTIVE_FRACTION = 0.25
+#: Measured crossover on a 2-core CPU, 1 thread (``scripts/bench_crossover.py``,
+#: ``results/bench_crossover.json``): gathering wins up to 0.3 (1.0-2.6x) at n = 1000 and
+#: 4000, batch 1 and 32, and loses from 0.4-0.7.
+SPARSE_ACTIVE_FRACTION = 0.3
 
 #: With ``Propagation.AUTO`` over many rows (a window), the compiled event-driven product
 #: (one weight row added per spike) runs when at most this fraction of the entries are
-#: non-zero; above it the dense product is faster. Measured with ``scripts/bench_core.py``.
+#: non-zero; above it the dense product is faster. Measured crossover (``scripts/
+#: bench_crossover.py``, 1000 rows): 0.05-0.075 at n = 1000, ~0.05 at n = 4000.
 EVENT_ROWS_MAX_DENSITY = 0.05
 
 WeightInit = Tensor | Initializer | float
