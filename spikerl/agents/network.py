@@ -185,7 +185,8 @@ class SpikingActorCritic(nn.Module):
     the update work on zero-copy NumPy views of them in one compiled kernel each
     (:mod:`spikerl.agents.kernels`; NumPy reference :meth:`step_numpy`). At batch 1 the
     per-operation dispatch cost dominates: torch ops cost about 5x the NumPy step, and the
-    NumPy step about 5x the kernel (Breakout: ~0.2 ms -> ~0.04 ms per environment step).
+    NumPy step about 3.3x the kernel (Breakout preset, learning: 120-180 us -> 37-54 us per
+    window, random draws included).
     The module therefore stays on the CPU.
 
     Args:

@@ -176,7 +176,7 @@ class RSTDP(BaseAlgorithm):
         features: Feature config (overrides ``config.features``).
         verbose: SB3 verbosity.
         seed: Seed of weights, spikes and environments.
-        device: Only ``"cpu"``/``"auto"``: the hand-written step runs on CPU.
+        device: Only ``"cpu"``/``"auto"``: the compiled batch-1 step runs on the CPU.
         tensorboard_log: SB3 tensorboard folder.
         policy_kwargs: Extra policy arguments.
     """
@@ -209,7 +209,10 @@ class RSTDP(BaseAlgorithm):
                 log_every=cfg.log_every,
             )
         if str(device) not in ("cpu", "auto"):
-            raise ValueError(f"RSTDP runs on the CPU (hand-written NumPy step); got {device!r}")
+            raise ValueError(
+                f"RSTDP runs on the CPU (compiled small-batch step; a GPU would only add "
+                f"transfer time at these sizes); got device={device!r}, use 'cpu' or 'auto'"
+            )
         super().__init__(
             policy=policy,
             env=env,
