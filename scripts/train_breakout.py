@@ -36,6 +36,40 @@ class _Const:
         return np.full(len(obs), self.action), None
 
 
+def plot_curve(eps: list[float], ev: Any, best_const: float, png: pathlib.Path) -> None:
+    """Training scores (the last 100 episodes), greedy evaluations over env steps and the
+    best constant action's score, saved to ``png``.
+
+    Args:
+        eps: Scores of the run's last training episodes.
+        ev: ``evaluations.npz`` of SB3's EvalCallback (``timesteps``, ``results``) or None.
+        best_const: Score of the best constant action in the same environment.
+        png: Output file.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4))
+    ax = fig.add_subplot()
+    if eps:
+        ax.plot(np.arange(len(eps)), eps, label="training episodes (last 100)")
+    ax.set_xlabel("training episode (the run's last 100; bottom axis)")
+    handles, labels = [], []
+    if ev is not None:
+        ax2 = ax.twiny()
+        ax2.plot(ev["timesteps"], ev["results"].mean(1), "o-", c="C1", label="greedy evaluation")
+        ax2.set_xlabel("env steps (evaluations; top axis)")
+        handles, labels = ax2.get_legend_handles_labels()
+    ax.axhline(best_const, ls="--", c="grey", label="best constant action")
+    ax.set_ylabel("game score")
+    h, lab = ax.get_legend_handles_labels()
+    ax.legend(h + handles, lab + labels, loc="upper left", fontsize="small")
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+
+
 def main() -> None:
     """Entry point."""
     ap = argparse.ArgumentParser(description=__doc__)
@@ -106,25 +140,8 @@ def main() -> None:
         ),
         flush=True,
     )
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
     ev = np.load(out / "evaluations.npz") if (out / "evaluations.npz").is_file() else None
-    fig = Figure(figsize=(6, 4))
-    ax = fig.add_subplot()
-    if eps:
-        ax.plot(np.arange(len(eps)), eps, label="training episodes (last 100)")
-    if ev is not None:
-        ax.plot([], [])
-        ax2 = ax.twiny()
-        ax2.plot(ev["timesteps"], ev["results"].mean(1), "o-", c="C1", label="greedy eval")
-        ax2.set_xlabel("env steps")
-    ax.axhline(best_const, ls="--", c="grey", label="best constant action")
-    ax.set_ylabel("game score")
-    ax.legend(loc="upper left")
-    fig.savefig(args.png, dpi=100)
+    plot_curve(eps, ev, best_const, args.png)
 
 
 if __name__ == "__main__":
