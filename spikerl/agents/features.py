@@ -304,6 +304,14 @@ class BreakoutFields(FeatureMap):
         x = np.asarray(obs)
         if x.ndim == 3:
             x = x[:, None]
+        rows = max(c.paddle_rows[1], c.field_rows[1])
+        if x.ndim != 4 or x.shape[0] == 0 or x.shape[-2] < rows or x.shape[-1] < c.cols[1]:
+            raise ValueError(
+                f"BreakoutFields expects grey ALE frames [B, 2, H, W] or [B, H, W] with at least "
+                f"{rows} rows and {c.cols[1]} columns (raw 210x160, not resized or RGB); got "
+                f"shape {list(x.shape)}. Make the env with the agent's recipe "
+                f"(spikerl.agents.envs.make_agent_vec_env('Breakout'))"
+            )
         kernel = _fields_kernel()
         if kernel is not None:
             out = np.empty((x.shape[0], self.n_features))

@@ -140,14 +140,25 @@ class RSTDPLearner:
             stale = np.ones(len(rewards), dtype=bool)
         if self._phi is None:
             raise RuntimeError("update() called before act()")
+        b = self._phi.shape[0]
+        for name, arr in (("rewards", rewards), ("terminated", terminated), ("mask", mask)):
+            if arr is not None and np.shape(arr) != (b,):
+                raise ValueError(
+                    f"update(): {name} must have shape [{b}] (one per environment), got "
+                    f"{list(np.shape(arr))}"
+                )
         phi_next = self.features(bootstrap_obs)
+        if phi_next.shape != self._phi.shape:
+            raise ValueError(
+                f"update(): bootstrap observations give features {list(phi_next.shape)}, "
+                f"expected {list(self._phi.shape)} (one observation per environment)"
+            )
         kernel = update_kernel()
         if kernel is None:
             stats = self._update_numpy(phi_next, rewards, terminated, lr_fraction, mask)
         else:
             lc = self.learn
             net = self.net
-            b = len(rewards)
             mod, dw, value = kernel(
                 self._phi,
                 phi_next,

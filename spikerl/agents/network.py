@@ -306,6 +306,7 @@ class SpikingActorCritic(nn.Module):
         window when numba is available; :meth:`step_numpy` is the reference (same random
         draws, same spikes, sums equal up to rounding order).
         """
+        self._check_inputs(phi, state)
         kernel = window_kernel()
         if kernel is None:
             return self.step_numpy(phi, state, deterministic=deterministic, learn=learn, rng=rng)
@@ -332,6 +333,22 @@ class SpikingActorCritic(nn.Module):
         )
         out = StepOutput(actions, counts, z if learn else np.zeros(0), rate, spikes)
         return out, ActorState(v=v, spikes=prev, x_pre=x_pre, x_post=x_post)
+
+    def _check_inputs(self, phi: np.ndarray, state: ActorState) -> None:
+        """Raise ``ValueError`` unless ``phi`` is ``[B, F]`` and ``state`` matches it (the
+        compiled window does not bounds-check)."""
+        if phi.ndim != 2 or phi.shape[1] != self.n_features:
+            raise ValueError(
+                f"features: expected shape [B, {self.n_features}], got {list(phi.shape)}"
+            )
+        b, n, f = phi.shape[0], self.n_neurons, self.n_features
+        want = {"v": (b, n), "spikes": (b, n), "x_pre": (b, f), "x_post": (b, n)}
+        for name, arr in zip(ActorState._fields, state, strict=True):
+            if np.shape(arr) != want[name]:
+                raise ValueError(
+                    f"state.{name}: expected shape {list(want[name])} for a batch of {b}, got "
+                    f"{list(np.shape(arr))}; start from initial_state({b}) when the batch changes"
+                )
 
     def step_numpy(
         self,

@@ -196,3 +196,24 @@ def test_window_pair_sum_equals_core_postpre() -> None:
         total = rule.delta(proj, act, reduction=Reduction.SUM).dw
         np.testing.assert_allclose(out.z.sum(0), total.numpy(), rtol=1e-12, atol=1e-12)
         assert np.abs(out.z).max() > 0.5
+
+
+def test_window_rejects_mismatched_features_and_state() -> None:
+    """Wrong feature width or a state of another batch size: a clear error, not a bad read."""
+    net = SpikingActorCritic(10, 2, SNNConfig())
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match=r"features: expected shape \[B, 10\]"):
+        net.step(np.zeros((1, 9)), net.initial_state(1), deterministic=False, learn=True, rng=rng)
+    with pytest.raises(ValueError, match=r"state.v: expected shape \[3, 16\]"):
+        net.step(np.zeros((3, 10)), net.initial_state(1), deterministic=False, learn=True, rng=rng)
+
+
+def test_update_rejects_mismatched_batch() -> None:
+    net = SpikingActorCritic(12, 2, SNNConfig())
+    lr = RSTDPLearner(net, _Identity(), LearnConfig(), 2, np.random.default_rng(0))
+    obs = np.zeros((2, 12))
+    lr.act(obs)
+    with pytest.raises(ValueError, match=r"rewards must have shape \[2\]"):
+        lr.update(np.zeros(3), obs, np.zeros(2, dtype=bool))
+    with pytest.raises(ValueError, match="bootstrap observations give features"):
+        lr.update(np.zeros(2), np.zeros((1, 12)), np.zeros(2, dtype=bool))

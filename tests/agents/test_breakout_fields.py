@@ -69,3 +69,12 @@ def test_compiled_features_equal_numpy_reference(n_dir: int) -> None:
     assert fast.shape == ref.shape == (4, fields.n_features)
     np.testing.assert_allclose(fast, ref, rtol=1e-12, atol=1e-15)
     assert ref[3, -2] == 1.0 and ref[3, :-2].sum() == 0.0  # no ball: only "no ball" and bias
+
+
+@pytest.mark.parametrize(
+    "shape", [(1, 84, 84), (1, 2, 84, 84), (1, 210, 160, 3), (210, 160), (0, 2, 210, 160)]
+)
+def test_wrong_frames_give_a_clear_error(shape: tuple[int, ...]) -> None:
+    """Resized, RGB or unbatched frames are refused (the compiled locator does not bounds-check)."""
+    with pytest.raises(ValueError, match="BreakoutFields expects grey ALE frames"):
+        BreakoutFields()(np.zeros(shape, dtype=np.uint8))
