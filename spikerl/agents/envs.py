@@ -6,7 +6,8 @@ spike encoder/decoder. For Atari the agent path keeps the recipe's v5 protocol (
 actions 0.25, minimal action set, 108000-frame cap, FIRE on reset and life loss, stall
 guard) but lets ALE skip frames natively (``frameskip=4``) and returns full-resolution
 grey frames (210x160) without resizing: the ball/paddle features need no downsampling,
-and this is several times faster than resampling every frame.
+and this is several times faster than resampling every frame. The ALE env is wrapped in
+:class:`~spikerl.envs.atari.ExactALEPickle`, so a resumed run continues the same game.
 """
 
 from __future__ import annotations
@@ -46,12 +47,12 @@ def make_agent_env_fn(
         return gym.make(recipe.id, render_mode=render_mode, **kwargs)
     import ale_py
 
-    from spikerl.envs.atari import FireResetWrapper, StallGuard
+    from spikerl.envs.atari import ExactALEPickle, FireResetWrapper, StallGuard
 
     gym.register_envs(ale_py)
     kwargs["frameskip"] = a.frame_skip
     kwargs["obs_type"] = "grayscale" if a.grayscale else "rgb"
-    env = gym.make(recipe.id, render_mode=render_mode, **kwargs)
+    env: gym.Env = ExactALEPickle(gym.make(recipe.id, render_mode=render_mode, **kwargs))
     if a.fire_on_reset or a.fire_on_life_loss:
         env = FireResetWrapper(env, on_reset=a.fire_on_reset, on_life_loss=a.fire_on_life_loss)
     if a.stall_fire_after is not None or a.stall_truncate_after is not None:

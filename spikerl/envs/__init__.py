@@ -4,7 +4,7 @@
 ``(T, *encoder.output_shape)`` and whose actions are output spikes ``(T, n)``.
 """
 
-from spikerl.envs.atari import FireResetWrapper, StallGuard, action_index
+from spikerl.envs.atari import ExactALEPickle, FireResetWrapper, StallGuard, action_index
 from spikerl.envs.components import build_decoder, build_encoder
 from spikerl.envs.make import list_presets, load_recipe, make_base_env, make_env, make_vec_env
 from spikerl.envs.presets import PresetKind, preset_dir, preset_files
@@ -27,6 +27,7 @@ __all__ = [
     "EncoderKind",
     "EncoderSpec",
     "EnvRecipe",
+    "ExactALEPickle",
     "FireResetWrapper",
     "PresetKind",
     "SpikeAction",

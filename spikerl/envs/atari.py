@@ -119,3 +119,63 @@ class StallGuard(gym.Wrapper, gym.utils.RecordConstructorArgs):
             truncated = True
             info = {**info, "stalled": True}
         return obs, total, terminated, truncated, info
+
+
+#: Times the sticky-action memory is primed when restoring: each emulated frame takes the
+#: primed action with probability ``1 - p`` (``p`` = 0.25 for v5), so 12 frames leave it
+#: unset with probability ``p^12`` (6e-8).
+_PRIME_FRAMES = 12
+
+
+class ExactALEPickle(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """Make a pickled ALE environment continue as the original would (sticky actions too).
+
+    ALE environments pickle by their constructor arguments (gymnasium's ``EzPickle``), so a
+    copy is a freshly started emulator; and ALE's saved state, even
+    ``cloneState(include_rng=True)``, leaves out the previous action that sticky actions
+    repeat. This wrapper, placed directly around the ALE environment so that every action
+    (FIRE presses of outer wrappers included) passes through it, remembers the last action
+    sent and pickles the emulator state with its random generator; unpickling primes the
+    sticky-action memory with that action, then restores the state.
+
+    The continuation is exact unless all frames of the last step before saving repeated the
+    action before it (probability ``p^frame_skip``, 0.4% for v5), in which case the memory
+    held that earlier action; the resumed run is then still a valid run of the same game.
+    After a reset ALE's memory is NOOP.
+
+    Args:
+        env: An ALE environment (``gym.make("ALE/...")``).
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self)
+        gym.Wrapper.__init__(self, env)
+        import ale_py
+
+        self._noop = ale_py.Action.NOOP
+        self._actions = list(env.unwrapped._action_set)  # type: ignore[attr-defined]
+        self._last = self._noop
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        out = self.env.reset(seed=seed, options=options)
+        self._last = self._noop
+        return out
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        self._last = self._actions[int(action)]
+        return self.env.step(action)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_ale_state"] = self.env.unwrapped.ale.cloneState(include_rng=True)  # type: ignore[attr-defined]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        ale_state = state.pop("_ale_state")
+        self.__dict__.update(state)
+        ale = self.env.unwrapped.ale  # type: ignore[attr-defined]
+        for _ in range(_PRIME_FRAMES):
+            ale.act(self._last)
+        ale.restoreState(ale_state)

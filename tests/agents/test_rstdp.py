@@ -229,3 +229,49 @@ def test_default_features_on_frames_give_a_clear_error() -> None:
 
     with _pytest.raises(ValueError, match="Gaussian receptive fields expect a flat observation"):
         RSTDP("SpikingPolicy", Frames(env), seed=0)
+
+
+def _breakout(seed: int) -> RSTDP:
+    from spikerl.agents.envs import make_agent_vec_env
+    from spikerl.agents.presets import TrainConfig, build, preset_dict
+
+    preset = build(TrainConfig, preset_dict("rstdp", "Breakout"))
+    env = make_agent_vec_env("Breakout", 1, seed=seed, overrides=preset.env_overrides)
+    return RSTDP("SpikingPolicy", env, config=preset.rstdp, seed=seed)
+
+
+def test_pickled_breakout_env_continues_exactly() -> None:
+    """The agent's Atari env pickles with the emulator's RNG and sticky-action memory: at 24
+    save points along a game, a copy and the original see the same frames, rewards and ends
+    for the next 30 steps. (Without the sticky-action memory a copy parts when its first frame
+    repeats the previous action, a paddle move here: without priming it, this test fails.)"""
+    from spikerl.agents.envs import make_agent_vec_env
+
+    env = make_agent_vec_env("Breakout", 1, seed=4)
+    env.reset()
+    rng = np.random.default_rng(4)
+    for point in range(24):
+        for _ in range(int(rng.integers(5, 40))):  # paddle moves: sticky repeats matter
+            env.step(rng.integers(2, 4, 1))
+        copy = cloudpickle.loads(cloudpickle.dumps(env))
+        for i in range(30):
+            a = rng.integers(0, 4, 1)
+            o1, r1, d1, _ = env.step(a)
+            o2, r2, d2, _ = copy.step(a)
+            assert np.array_equal(o1, o2) and r1[0] == r2[0] and d1[0] == d2[0], (point, i)
+
+
+def test_breakout_resume_is_bit_exact(tmp_path: Path) -> None:
+    """Learning 600 Breakout steps straight equals 300, a resumable checkpoint, and 300 more."""
+    total, half = 600, 300
+    straight = _breakout(seed=2)
+    straight.learn(total)
+    first = _breakout(seed=2)
+    first.learn(total, callback=StopAt(half))
+    save_resumable(first, tmp_path)
+    env = cloudpickle.loads((tmp_path / ENV_STATE).read_bytes())
+    resumed = RSTDP.load(tmp_path / LAST, env=env, force_reset=False)
+    resumed.learn(total - half, reset_num_timesteps=False)
+    np.testing.assert_array_equal(resumed.policy.net.w_np, straight.policy.net.w_np)
+    np.testing.assert_array_equal(resumed.policy.net.critic_np, straight.policy.net.critic_np)
+    assert np.abs(straight.policy.net.critic_np).max() > 0  # it learned something
