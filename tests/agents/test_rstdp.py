@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import cloudpickle
@@ -115,20 +116,26 @@ def test_batched_network_over_vec_env() -> None:
     assert model.learner.actor_state.v.shape == (3, model.policy.net.n_neurons)
 
 
-def test_resume_is_bit_exact(tmp_path: Path) -> None:
-    total, half = 2000, 1000
-    straight = _model(seed=5)
+def _assert_resume_exact(make: Callable[[], RSTDP], total: int, half: int, folder: Path) -> RSTDP:
+    """Learn ``total`` steps straight, and ``half`` + checkpoint + load + the rest: the
+    weights and critic must be identical. Returns the straight run."""
+    straight = make()
     straight.learn(total)
-    first = _model(seed=5)
+    first = make()
     first.learn(total, callback=StopAt(half))
     assert first.num_timesteps == half
-    save_resumable(first, tmp_path)
-    env = cloudpickle.loads((tmp_path / ENV_STATE).read_bytes())
-    resumed = RSTDP.load(tmp_path / LAST, env=env, force_reset=False)
+    save_resumable(first, folder)
+    env = cloudpickle.loads((folder / ENV_STATE).read_bytes())
+    resumed = RSTDP.load(folder / LAST, env=env, force_reset=False)
     assert resumed.num_timesteps == half
     resumed.learn(total - half, reset_num_timesteps=False)
     np.testing.assert_array_equal(resumed.policy.net.w_np, straight.policy.net.w_np)
     np.testing.assert_array_equal(resumed.policy.net.critic_np, straight.policy.net.critic_np)
+    return straight
+
+
+def test_resume_is_bit_exact(tmp_path: Path) -> None:
+    _assert_resume_exact(lambda: _model(seed=5), 2000, 1000, tmp_path)
 
 
 def test_corrupted_checkpoint_clear_error(tmp_path: Path) -> None:
@@ -263,15 +270,5 @@ def test_pickled_breakout_env_continues_exactly() -> None:
 
 def test_breakout_resume_is_bit_exact(tmp_path: Path) -> None:
     """Learning 600 Breakout steps straight equals 300, a resumable checkpoint, and 300 more."""
-    total, half = 600, 300
-    straight = _breakout(seed=2)
-    straight.learn(total)
-    first = _breakout(seed=2)
-    first.learn(total, callback=StopAt(half))
-    save_resumable(first, tmp_path)
-    env = cloudpickle.loads((tmp_path / ENV_STATE).read_bytes())
-    resumed = RSTDP.load(tmp_path / LAST, env=env, force_reset=False)
-    resumed.learn(total - half, reset_num_timesteps=False)
-    np.testing.assert_array_equal(resumed.policy.net.w_np, straight.policy.net.w_np)
-    np.testing.assert_array_equal(resumed.policy.net.critic_np, straight.policy.net.critic_np)
+    straight = _assert_resume_exact(lambda: _breakout(seed=2), 600, 300, tmp_path)
     assert np.abs(straight.policy.net.critic_np).max() > 0  # it learned something
