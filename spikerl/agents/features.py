@@ -113,13 +113,6 @@ class BreakoutFieldsConfig:
     cols: tuple[int, int] = (8, 152)
 
 
-def _locate_kernel() -> Any:
-    """The compiled ball/paddle locator (``None`` without numba or with kernels disabled)."""
-    from spikerl.core import kernels
-
-    return _compile_locate() if kernels.enabled() else None
-
-
 @functools.cache
 def _compile_locate() -> Any:
     import numba
@@ -246,35 +239,12 @@ class BreakoutFields(FeatureMap):
         self._c_y = np.linspace(0.0, 1.0, c.n_ball_y)
         self._s_y = c.width / max(c.n_ball_y - 1, 1)
 
-    def _locate(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Ball x, ball y, paddle x (in [0, 1]) and a ball-visible flag, ``[B]`` each.
-
-        Compiled (numba) when available, else :meth:`_locate_numpy`; the same numbers.
-        """
-        kernel = _locate_kernel()
-        if kernel is None:
-            return self._locate_numpy(frames)
-        c = self.config
-        b = frames.shape[0]
-        bx, by, px = np.full(b, 0.5), np.zeros(b), np.full(b, 0.5)
-        vis = np.zeros(b, dtype=np.bool_)
-        kernel(
-            np.ascontiguousarray(frames),
-            c.paddle_rows[0] + 1,
-            *c.field_rows,
-            *c.cols,
-            bx,
-            by,
-            px,
-            vis,
-        )
-        return bx, by, px, vis
-
     def _locate_numpy(
         self, frames: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """:meth:`_locate` in numpy: every second row and column (the ball is 2x4 pixels)
-        scanned with ``flatnonzero``."""
+        """Ball x, ball y, paddle x (in [0, 1]) and a ball-visible flag, ``[B]`` each: every
+        second row and column (the ball is 2x4 pixels) scanned with ``flatnonzero``. The
+        reference of the compiled locator inside :meth:`__call__`."""
         c = self.config
         c0, c1 = c.cols
         w = float(c1 - c0)

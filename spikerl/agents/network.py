@@ -21,8 +21,8 @@ with ``x`` exponential traces (``tau_pre``, ``tau_post``); this is the core's
 :class:`~spikerl.learning.PostPre` pair sum with ``A- exp(dt / tau_post)`` in place of
 ``A-`` (the core reads the post trace decayed to step ``t``; tested equal). With
 ``center`` the mean over the action neurons is subtracted (actual minus average firing,
-so the losing population gets the opposite sign). The eligibility trace decays per environment step,
-``e <- gamma * lam_actor * e + Z``, and the third factor is the critic's TD error
+so the losing population gets the opposite sign). The eligibility trace decays per
+environment step, ``e <- gamma * lam_actor * e + Z``, and the third factor is the critic's TD error
 ``delta = r + gamma * V(s') - V(s)`` (or the raw reward): ``dW = lr_actor * delta * e``.
 The critic is linear on the same features, ``V(s) = w_c . phi(s)``, learned by TD(lambda).
 No gradient flows through the actor.
@@ -216,8 +216,6 @@ class SpikingActorCritic(nn.Module):
         self._decay = math.exp(-snn.dt / snn.tau_mem)
         dpre = math.exp(-snn.dt / snn.tau_pre)
         dpost = math.exp(-snn.dt / snn.tau_post)
-        self._dpre = dpre
-        self._dpost = dpost
         t = snn.sim_steps
         idx = np.arange(t, dtype=np.float64)
         diff = idx[:, None] - idx[None, :]
@@ -341,12 +339,12 @@ class SpikingActorCritic(nn.Module):
             raise ValueError(
                 f"features: expected shape [B, {self.n_features}], got {list(phi.shape)}"
             )
-        b, n, f = phi.shape[0], self.n_neurons, self.n_features
-        want = {"v": (b, n), "spikes": (b, n), "x_pre": (b, f), "x_post": (b, n)}
-        for name, arr in zip(ActorState._fields, state, strict=True):
-            if np.shape(arr) != want[name]:
+        b, n = phi.shape[0], self.n_neurons
+        want = ((b, n), (b, n), (b, self.n_features), (b, n))  # ActorState's fields in order
+        for name, arr, shape in zip(ActorState._fields, state, want, strict=True):
+            if np.shape(arr) != shape:
                 raise ValueError(
-                    f"state.{name}: expected shape {list(want[name])} for a batch of {b}, got "
+                    f"state.{name}: expected shape {list(shape)} for a batch of {b}, got "
                     f"{list(np.shape(arr))}; start from initial_state({b}) when the batch changes"
                 )
 

@@ -18,15 +18,14 @@ def _frame() -> np.ndarray:
 def test_locate_hand_made_frame_golden() -> None:
     fields = BreakoutFields()
     frames = np.stack([_frame(), np.zeros((210, 160), dtype=np.uint8)])
-    for locate in (fields._locate, fields._locate_numpy):
-        bx, by, px, vis = locate(frames)
-        # paddle: columns 40..55 relative to 8 -> 32..47, mean 39.5, over a width of 144
-        assert px[0] == pytest.approx(39.5 / 144)
-        # ball on the half-resolution grid: rows 121, 123 -> (121-93)/2 = 14, 15; col 100 -> 46
-        assert vis.tolist() == [True, False]
-        assert bx[0] == pytest.approx(2 * 46 / 144)
-        assert by[0] == pytest.approx(2 * 14.5 / 96)
-        assert (bx[1], by[1], px[1]) == (0.5, 0.0, 0.5)  # empty frame: defaults
+    bx, by, px, vis = fields._locate_numpy(frames)
+    # paddle: columns 40..55 relative to 8 -> 32..47, mean 39.5, over a width of 144
+    assert px[0] == pytest.approx(39.5 / 144)
+    # ball on the half-resolution grid: rows 121, 123 -> (121-93)/2 = 14, 15; col 100 -> 46
+    assert vis.tolist() == [True, False]
+    assert bx[0] == pytest.approx(2 * 46 / 144)
+    assert by[0] == pytest.approx(2 * 14.5 / 96)
+    assert (bx[1], by[1], px[1]) == (0.5, 0.0, 0.5)  # empty frame: defaults
 
 
 def test_compiled_and_numpy_locators_agree_on_real_frames() -> None:
@@ -46,11 +45,11 @@ def test_compiled_and_numpy_locators_agree_on_real_frames() -> None:
     env.close()
     batch = np.stack(frames)
     fields = BreakoutFields()
-    fast, ref = fields._locate(batch), fields._locate_numpy(batch)
-    for a, b in zip(fast, ref, strict=True):
-        np.testing.assert_array_equal(a, b)
+    ref = fields._locate_numpy(batch)
     assert ref[3].sum() > 20  # the ball was visible in most frames
-    feats = fields(np.stack([batch[:-1], batch[1:]], axis=1))
+    pairs = np.stack([batch[:-1], batch[1:]], axis=1)
+    feats = fields(pairs)  # the compiled locator and fields, one call
+    np.testing.assert_allclose(feats, fields.features_numpy(pairs), rtol=1e-12, atol=1e-15)
     assert feats.shape == (len(batch) - 1, fields.n_features)
     assert np.all((feats >= 0) & (feats <= 1))
 
