@@ -23,7 +23,7 @@ from stable_baselines3.common.callbacks import EvalCallback
 from spikerl.agents import RSTDP
 from spikerl.agents.envs import make_agent_vec_env
 from spikerl.agents.presets import parse_set, resolve
-from spikerl.cli import evaluate
+from spikerl.runs.evaluate import evaluate
 
 
 class _Const:

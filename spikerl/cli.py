@@ -18,12 +18,9 @@ copies), ``best_model.zip`` and ``evaluations.npz`` (SB3 EvalCallback), ``progre
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import pathlib
 import sys
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -149,66 +146,23 @@ def _check_agent(name: str) -> None:
         raise CLIError(f"unknown agent {name!r}; options: {', '.join(AGENTS)}")
 
 
-def _start_wandb(cfg: Any, run_dir: pathlib.Path, run_id: str | None) -> Any:
-    import wandb
-
-    from spikerl.agents.presets import to_dict
-
-    if not os.environ.get("WANDB_API_KEY") and os.environ.get("WANDB_MODE") is None:
-        os.environ["WANDB_MODE"] = "offline"
-    return wandb.init(
-        project=cfg.wandb_project,
-        dir=str(run_dir),
-        name=run_dir.name,
-        id=run_id,
-        resume="allow" if run_id else None,
-        config=to_dict(cfg),
-        sync_tensorboard=False,
-        settings=wandb.Settings(console="off", silent=True),
-    )
-
-
-def _make_envs(cfg: Any) -> tuple[Any, Any]:
-    from spikerl.agents.envs import make_agent_vec_env
-
-    env = make_agent_vec_env(cfg.env, cfg.n_envs, cfg.seed, cfg.env_overrides)
-    eval_env = make_agent_vec_env(cfg.env, 1, cfg.seed + 1000, cfg.env_overrides)
-    return env, eval_env
-
-
 def cmd_train(args: argparse.Namespace) -> int:
-    """``spikerl train``: new run or ``--resume``."""
-    import cloudpickle
-    from stable_baselines3.common.callbacks import CallbackList, EvalCallback
-    from stable_baselines3.common.logger import Logger, make_output_format
+    """``spikerl train``: new run or ``--resume`` (the run itself: :mod:`spikerl.runs.train`)."""
+    from spikerl.agents.callbacks import LAST
+    from spikerl.agents.presets import TrainConfig, _merge, build, resolve
+    from spikerl.runs.folders import create_run_dir
+    from spikerl.runs.train import TrainingInterrupted, train_run
 
-    from spikerl.agents.callbacks import (
-        ENV_STATE,
-        LAST,
-        META,
-        ResumableCheckpoint,
-        StopOnSignal,
-        WandbMediaCallback,
-        WandbOutputFormat,
-        save_resumable,
-    )
-    from spikerl.agents.presets import TrainConfig, build, resolve, to_dict
-    from spikerl.agents.rstdp import RSTDP
-
-    meta: dict[str, Any] = {}
-    if args.resume is not None:
+    resume = args.resume is not None
+    if resume:
         run_dir = args.resume
         cfg_path = run_dir / "config.yaml"
         if not cfg_path.is_file():
             raise CLIError(f"--resume {run_dir}: no config.yaml there (not a run folder)")
         data = yaml.safe_load(cfg_path.read_text())
-        from spikerl.agents.presets import _merge
-
         cfg: TrainConfig = build(TrainConfig, _merge(data, _overrides(args)))
-        ckpt = run_dir / "checkpoints"
-        if not (ckpt / LAST).is_file():
+        if not (run_dir / "checkpoints" / LAST).is_file():
             raise CLIError(f"--resume {run_dir}: no checkpoints/{LAST} to continue from")
-        meta = json.loads((ckpt / META).read_text()) if (ckpt / META).is_file() else {}
     else:
         if not args.env:
             raise CLIError("train needs --env NAME (or --resume RUN_DIR)")
@@ -219,221 +173,20 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise CLIError(
                 f"device {cfg.device!r}: the R-STDP agent runs on cpu (hand-written NumPy step)"
             )
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        run_dir = args.runs_dir / f"{cfg.env}__{cfg.agent}__{cfg.seed}__{stamp}"
-        n = 1
-        while run_dir.exists():
-            n += 1
-            run_dir = args.runs_dir / f"{cfg.env}__{cfg.agent}__{cfg.seed}__{stamp}-{n}"
-        run_dir.mkdir(parents=True)
-        (run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
-    ckpt = run_dir / "checkpoints"
-
-    env, eval_env = _make_envs(cfg)
-    if args.resume is not None:
-        if (ckpt / ENV_STATE).is_file():
-            env.close()
-            env = cloudpickle.loads((ckpt / ENV_STATE).read_bytes())
-            model = RSTDP.load(ckpt / LAST, env=env, force_reset=False)
-        else:
-            model = RSTDP.load(ckpt / LAST, env=env, force_reset=True)
-    else:
-        model = RSTDP("SpikingPolicy", env, cfg.rstdp, seed=cfg.seed, device=cfg.device)
-    model.env_name = cfg.env
-    model.env_overrides = dict(cfg.env_overrides)
-
-    run = None
-    formats = [make_output_format("csv", str(run_dir))]
-    if cfg.track:
-        run = _start_wandb(cfg, run_dir, meta.get("wandb_id"))
-        formats.append(WandbOutputFormat())
-    model.set_logger(Logger(str(run_dir), formats))
-
-    def meta_fn() -> dict[str, Any]:
-        return {"wandb_id": run.id if run is not None else None}
-
-    stop = StopOnSignal()
-    after_eval = WandbMediaCallback(_make_envs(cfg)[1]) if cfg.track else None
-    eval_cb = EvalCallback(
-        eval_env,
-        callback_after_eval=after_eval,
-        n_eval_episodes=cfg.eval_episodes,
-        eval_freq=max(1, cfg.eval_freq // cfg.n_envs) if cfg.eval_freq > 0 else 10**12,
-        best_model_save_path=str(run_dir),
-        log_path=str(run_dir),
-        deterministic=True,
-        verbose=0,
-    )
-    if "best_mean_reward" in meta:
-        eval_cb.best_mean_reward = float(meta["best_mean_reward"])
-
-    def meta_all() -> dict[str, Any]:
-        return {**meta_fn(), "best_mean_reward": float(eval_cb.best_mean_reward)}
-
-    cbs = CallbackList([ResumableCheckpoint(ckpt, cfg.checkpoint_freq, meta_all), eval_cb, stop])
-    remaining = cfg.timesteps - model.num_timesteps
-    t0 = time.time()
-    start_steps = model.num_timesteps
-    stop.install()
+        run_dir = create_run_dir(args.runs_dir, cfg)
     try:
-        if remaining > 0:
-            model.learn(
-                remaining,
-                callback=cbs,
-                reset_num_timesteps=args.resume is None,
-                progress_bar=not args.quiet,
-            )
-    finally:
-        stop.uninstall()
-        save_resumable(model, ckpt, meta_all())
-    train_s = time.time() - t0
-    if stop.stopped:
-        print(
-            f"interrupted at {model.num_timesteps} steps; checkpoint saved in {ckpt}",
-            file=sys.stderr,
-        )
-        if run is not None:
-            run.finish()
+        result = train_run(cfg, run_dir, resume=resume, quiet=args.quiet)
+    except TrainingInterrupted as exc:
+        print(exc, file=sys.stderr)
         return 130
-    model.save(run_dir / "final.zip")
-    best = run_dir / "best_model.zip"
-    chosen = RSTDP.load(best) if best.is_file() else model
-    result = evaluate(
-        chosen,
-        cfg.env,
-        cfg.env_overrides,
-        cfg.final_eval_episodes,
-        cfg.seed + 5000,
-        video_path=(run_dir / "episode.gif") if cfg.video or cfg.track else None,
-    )
-    result.update(
-        run_dir=str(run_dir),
-        model="best_model.zip" if best.is_file() else "final.zip",
-        timesteps=model.num_timesteps,
-        train_seconds=round(train_s, 1),
-        env_steps_per_s=round((model.num_timesteps - start_steps) / max(train_s, 1e-9), 1),
-    )
-    (run_dir / "eval.json").write_text(json.dumps(result, indent=1))
-    if run is not None:
-        import wandb
-
-        log: dict[str, Any] = {
-            "eval/final_mean_reward": result["mean_reward"],
-            "global_step": model.num_timesteps,
-        }
-        gif = run_dir / "episode.gif"
-        if gif.is_file():
-            log["eval/episode_video"] = wandb.Video(str(gif), format="gif")
-        wandb.log(log)
-        run.finish()
     print(json.dumps(result))
-    env.close()
-    eval_env.close()
     return 0
-
-
-def evaluate(
-    model: Any,
-    env_name: str,
-    overrides: dict[str, Any],
-    episodes: int,
-    seed: int,
-    video_path: pathlib.Path | None = None,
-) -> dict[str, Any]:
-    """Greedy evaluation: returns, their mean/std, and the action distribution."""
-    import numpy as np
-
-    from spikerl.agents.envs import make_agent_vec_env
-
-    env = make_agent_vec_env(env_name, 1, seed, overrides)
-    returns: list[float] = []
-    counts = np.zeros(env.action_space.n, dtype=np.int64)  # type: ignore[attr-defined]
-    obs = env.reset()
-    state = None
-    starts = np.ones(1, dtype=bool)
-    ret = 0.0
-    while len(returns) < episodes:
-        action, state = model.predict(obs, state, starts, deterministic=True)
-        counts[int(action[0])] += 1
-        obs, r, done, _ = env.step(action)
-        ret += float(r[0])
-        starts = done
-        if done[0]:
-            returns.append(ret)
-            ret = 0.0
-    env.close()
-    if video_path is not None:
-        with contextlib.suppress(Exception):
-            record_gif(model, env_name, overrides, seed, video_path)
-    total = max(int(counts.sum()), 1)
-    return {
-        "env": env_name,
-        "episodes": episodes,
-        "mean_reward": float(np.mean(returns)),
-        "std_reward": float(np.std(returns)),
-        "returns": [round(x, 2) for x in returns],
-        "action_distribution": [round(int(c) / total, 4) for c in counts],
-    }
-
-
-def record_gif(
-    model: Any,
-    env_name: str,
-    overrides: dict[str, Any],
-    seed: int,
-    path: pathlib.Path,
-    max_frames: int = 1500,
-) -> None:
-    """Write one greedy episode as a GIF (every second frame, capped at ``max_frames``)."""
-    import imageio
-    import numpy as np
-
-    from spikerl.agents.envs import make_agent_env_fn
-
-    env = make_agent_env_fn(env_name, overrides, render_mode="rgb_array")
-    obs, _ = env.reset(seed=seed)
-    frames = []
-    state = None
-    start = np.ones(1, dtype=bool)
-    for t in range(max_frames):
-        action, state = model.predict(obs[None], state, start, deterministic=True)
-        start = np.zeros(1, dtype=bool)
-        obs, _, term, trunc, _ = env.step(int(action[0]))
-        if t % 2 == 0:
-            frames.append(_frame(env))
-        if term or trunc:
-            break
-    env.close()
-    imageio.mimsave(path, frames, duration=0.04, loop=0)
-
-
-def _frame(env: Any) -> Any:
-    """``env.render()``, or a simple drawing of CartPole when pygame is not installed."""
-    import numpy as np
-    from gymnasium.error import DependencyNotInstalled
-
-    try:
-        return np.asarray(env.render())
-    except DependencyNotInstalled:
-        state = getattr(env.unwrapped, "state", None)
-        if state is None or len(state) != 4:
-            raise
-        x, _, theta, _ = (float(v) for v in state)
-        img = np.full((100, 200, 3), 255, dtype=np.uint8)
-        img[78:80, :] = 0
-        cx = int(np.clip(100 + x / 2.4 * 90, 10, 189))
-        img[70:78, cx - 10 : cx + 10] = (40, 40, 40)
-        for k in range(45):
-            px = round(cx + k * np.sin(theta))
-            py = round(70 - k * np.cos(theta))
-            if 0 <= px < 200 and 0 <= py < 100:
-                img[py, max(px - 1, 0) : px + 2] = (200, 110, 50)
-        return img
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """``spikerl eval RUN_OR_ZIP``."""
     from spikerl.agents.rstdp import RSTDP
+    from spikerl.runs.evaluate import evaluate
 
     target: pathlib.Path = args.target
     overrides: dict[str, Any] = {}

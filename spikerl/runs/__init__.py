@@ -1,0 +1,12 @@
+"""Orchestration of training runs: one run, seeds in parallel, hyperparameter sweeps.
+
+``spikerl.cli`` parses arguments and calls into this package; nothing here parses argv.
+
+Modules:
+    folders: run folder naming and creation (``runs/<env>__<agent>__<seed>__<time>/``).
+    train: one training run in a run folder (:func:`spikerl.runs.train.train_run`).
+    evaluate: greedy evaluation of a model and episode GIFs.
+
+Ray is imported only by the seed and sweep modules, inside their functions, so that
+``import spikerl.runs`` stays light.
+"""

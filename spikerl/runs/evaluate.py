@@ -1,0 +1,106 @@
+"""Greedy evaluation of a trained model, and one greedy episode as a GIF."""
+
+from __future__ import annotations
+
+import contextlib
+import pathlib
+from typing import Any
+
+
+def evaluate(
+    model: Any,
+    env_name: str,
+    overrides: dict[str, Any],
+    episodes: int,
+    seed: int,
+    video_path: pathlib.Path | None = None,
+) -> dict[str, Any]:
+    """Greedy evaluation: returns, their mean/std, and the action distribution."""
+    import numpy as np
+
+    from spikerl.agents.envs import make_agent_vec_env
+
+    env = make_agent_vec_env(env_name, 1, seed, overrides)
+    returns: list[float] = []
+    counts = np.zeros(env.action_space.n, dtype=np.int64)  # type: ignore[attr-defined]
+    obs = env.reset()
+    state = None
+    starts = np.ones(1, dtype=bool)
+    ret = 0.0
+    while len(returns) < episodes:
+        action, state = model.predict(obs, state, starts, deterministic=True)
+        counts[int(action[0])] += 1
+        obs, r, done, _ = env.step(action)
+        ret += float(r[0])
+        starts = done
+        if done[0]:
+            returns.append(ret)
+            ret = 0.0
+    env.close()
+    if video_path is not None:
+        with contextlib.suppress(Exception):
+            record_gif(model, env_name, overrides, seed, video_path)
+    total = max(int(counts.sum()), 1)
+    return {
+        "env": env_name,
+        "episodes": episodes,
+        "mean_reward": float(np.mean(returns)),
+        "std_reward": float(np.std(returns)),
+        "returns": [round(x, 2) for x in returns],
+        "action_distribution": [round(int(c) / total, 4) for c in counts],
+    }
+
+
+def record_gif(
+    model: Any,
+    env_name: str,
+    overrides: dict[str, Any],
+    seed: int,
+    path: pathlib.Path,
+    max_frames: int = 1500,
+) -> None:
+    """Write one greedy episode as a GIF (every second frame, capped at ``max_frames``)."""
+    import imageio
+    import numpy as np
+
+    from spikerl.agents.envs import make_agent_env_fn
+
+    env = make_agent_env_fn(env_name, overrides, render_mode="rgb_array")
+    obs, _ = env.reset(seed=seed)
+    frames = []
+    state = None
+    start = np.ones(1, dtype=bool)
+    for t in range(max_frames):
+        action, state = model.predict(obs[None], state, start, deterministic=True)
+        start = np.zeros(1, dtype=bool)
+        obs, _, term, trunc, _ = env.step(int(action[0]))
+        if t % 2 == 0:
+            frames.append(_frame(env))
+        if term or trunc:
+            break
+    env.close()
+    imageio.mimsave(path, frames, duration=0.04, loop=0)
+
+
+def _frame(env: Any) -> Any:
+    """``env.render()``, or a simple drawing of CartPole when pygame is not installed."""
+    import numpy as np
+    from gymnasium.error import DependencyNotInstalled
+
+    try:
+        return np.asarray(env.render())
+    except DependencyNotInstalled:
+        state = getattr(env.unwrapped, "state", None)
+        if state is None or len(state) != 4:
+            raise
+        x, _, theta, _ = (float(v) for v in state)
+        img = np.full((100, 200, 3), 255, dtype=np.uint8)
+        img[78:80, :] = 0
+        cx = int(np.clip(100 + x / 2.4 * 90, 10, 189))
+        img[70:78, cx - 10 : cx + 10] = (40, 40, 40)
+        for k in range(45):
+            px = round(cx + k * np.sin(theta))
+            py = round(70 - k * np.cos(theta))
+            if 0 <= px < 200 and 0 <= py < 100:
+                img[py, max(px - 1, 0) : px + 2] = (200, 110, 50)
+        return img

@@ -1,0 +1,219 @@
+"""One training run in a run folder: build, learn with evaluations and checkpoints, evaluate.
+
+:func:`train_run` is what ``spikerl train`` runs once the command line is parsed, the config
+resolved and the run folder created; the seed runner and the sweep call it too (inside Ray
+workers), so one code path trains every run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from stable_baselines3.common.callbacks import BaseCallback
+
+
+class TrainingInterrupted(Exception):
+    """``learn`` stopped on SIGINT/SIGTERM; the final checkpoint is saved.
+
+    Attributes:
+        timesteps: Environment steps trained when it stopped.
+        checkpoint_dir: Folder of the saved checkpoint (``run_dir/checkpoints``).
+    """
+
+    def __init__(self, timesteps: int, checkpoint_dir: pathlib.Path) -> None:
+        super().__init__(f"interrupted at {timesteps} steps; checkpoint saved in {checkpoint_dir}")
+        self.timesteps = timesteps
+        self.checkpoint_dir = checkpoint_dir
+
+
+def start_wandb(cfg: Any, run_dir: pathlib.Path, run_id: str | None) -> Any:
+    """``wandb.init`` into ``run_dir`` (offline without an API key); resumes ``run_id``."""
+    import wandb
+
+    from spikerl.agents.presets import to_dict
+
+    if not os.environ.get("WANDB_API_KEY") and os.environ.get("WANDB_MODE") is None:
+        os.environ["WANDB_MODE"] = "offline"
+    return wandb.init(
+        project=cfg.wandb_project,
+        dir=str(run_dir),
+        name=run_dir.name,
+        id=run_id,
+        resume="allow" if run_id else None,
+        config=to_dict(cfg),
+        sync_tensorboard=False,
+        settings=wandb.Settings(console="off", silent=True),
+    )
+
+
+def make_envs(cfg: Any) -> tuple[Any, Any]:
+    """Training VecEnv (``n_envs``, seed ``seed``) and evaluation VecEnv (1, ``seed + 1000``)."""
+    from spikerl.agents.envs import make_agent_vec_env
+
+    env = make_agent_vec_env(cfg.env, cfg.n_envs, cfg.seed, cfg.env_overrides)
+    eval_env = make_agent_vec_env(cfg.env, 1, cfg.seed + 1000, cfg.env_overrides)
+    return env, eval_env
+
+
+def train_run(
+    cfg: Any,
+    run_dir: pathlib.Path,
+    *,
+    resume: bool,
+    quiet: bool,
+    extra_callbacks: Sequence[BaseCallback] = (),
+) -> dict[str, Any]:
+    """Train (or continue) the run in ``run_dir`` and evaluate it greedily.
+
+    Writes ``checkpoints/`` (``last.zip``, env state, meta), ``best_model.zip`` and
+    ``evaluations.npz`` (SB3 EvalCallback), ``progress.csv``, ``final.zip`` and ``eval.json``
+    into ``run_dir`` (and ``wandb/`` with ``cfg.track``).
+
+    Args:
+        cfg: The resolved :class:`~spikerl.agents.presets.TrainConfig` (already saved as
+            ``run_dir/config.yaml`` by the caller).
+        run_dir: The run folder; with ``resume`` it holds ``checkpoints/last.zip``.
+        resume: Continue from ``checkpoints/last.zip`` up to ``cfg.timesteps`` in total.
+        quiet: No progress bar.
+        extra_callbacks: SB3 callbacks run after each evaluation (as EvalCallback's
+            ``callback_after_eval``: ``self.parent`` is the EvalCallback, whose
+            ``last_mean_reward`` is the evaluation's mean return); returning ``False``
+            from ``_on_step`` stops training.
+
+    Returns:
+        The final evaluation (``eval.json``): returns, mean/std, action distribution, the
+        model evaluated, steps and training speed.
+
+    Raises:
+        TrainingInterrupted: on SIGINT/SIGTERM (the checkpoint is saved first).
+    """
+    import cloudpickle
+    from stable_baselines3.common.callbacks import CallbackList, EvalCallback
+    from stable_baselines3.common.logger import Logger, make_output_format
+
+    from spikerl.agents.callbacks import (
+        ENV_STATE,
+        LAST,
+        META,
+        ResumableCheckpoint,
+        StopOnSignal,
+        WandbMediaCallback,
+        WandbOutputFormat,
+        save_resumable,
+    )
+    from spikerl.agents.rstdp import RSTDP
+    from spikerl.runs.evaluate import evaluate
+
+    ckpt = run_dir / "checkpoints"
+    meta: dict[str, Any] = {}
+    if resume and (ckpt / META).is_file():
+        meta = json.loads((ckpt / META).read_text())
+
+    env, eval_env = make_envs(cfg)
+    if resume:
+        if (ckpt / ENV_STATE).is_file():
+            env.close()
+            env = cloudpickle.loads((ckpt / ENV_STATE).read_bytes())
+            model = RSTDP.load(ckpt / LAST, env=env, force_reset=False)
+        else:
+            model = RSTDP.load(ckpt / LAST, env=env, force_reset=True)
+    else:
+        model = RSTDP("SpikingPolicy", env, cfg.rstdp, seed=cfg.seed, device=cfg.device)
+    model.env_name = cfg.env
+    model.env_overrides = dict(cfg.env_overrides)
+
+    run = None
+    formats = [make_output_format("csv", str(run_dir))]
+    if cfg.track:
+        run = start_wandb(cfg, run_dir, meta.get("wandb_id"))
+        formats.append(WandbOutputFormat())
+    model.set_logger(Logger(str(run_dir), formats))
+
+    def meta_fn() -> dict[str, Any]:
+        return {"wandb_id": run.id if run is not None else None}
+
+    stop = StopOnSignal()
+    after: list[BaseCallback] = [WandbMediaCallback(make_envs(cfg)[1])] if cfg.track else []
+    after += list(extra_callbacks)
+    after_eval: BaseCallback | None = None
+    if len(after) == 1:
+        after_eval = after[0]
+    elif after:
+        after_eval = CallbackList(after)
+    eval_cb = EvalCallback(
+        eval_env,
+        callback_after_eval=after_eval,
+        n_eval_episodes=cfg.eval_episodes,
+        eval_freq=max(1, cfg.eval_freq // cfg.n_envs) if cfg.eval_freq > 0 else 10**12,
+        best_model_save_path=str(run_dir),
+        log_path=str(run_dir),
+        deterministic=True,
+        verbose=0,
+    )
+    if "best_mean_reward" in meta:
+        eval_cb.best_mean_reward = float(meta["best_mean_reward"])
+
+    def meta_all() -> dict[str, Any]:
+        return {**meta_fn(), "best_mean_reward": float(eval_cb.best_mean_reward)}
+
+    cbs = CallbackList([ResumableCheckpoint(ckpt, cfg.checkpoint_freq, meta_all), eval_cb, stop])
+    remaining = cfg.timesteps - model.num_timesteps
+    t0 = time.time()
+    start_steps = model.num_timesteps
+    stop.install()
+    try:
+        if remaining > 0:
+            model.learn(
+                remaining,
+                callback=cbs,
+                reset_num_timesteps=not resume,
+                progress_bar=not quiet,
+            )
+    finally:
+        stop.uninstall()
+        save_resumable(model, ckpt, meta_all())
+    train_s = time.time() - t0
+    if stop.stopped:
+        if run is not None:
+            run.finish()
+        raise TrainingInterrupted(model.num_timesteps, ckpt)
+    model.save(run_dir / "final.zip")
+    best = run_dir / "best_model.zip"
+    chosen = RSTDP.load(best) if best.is_file() else model
+    result = evaluate(
+        chosen,
+        cfg.env,
+        cfg.env_overrides,
+        cfg.final_eval_episodes,
+        cfg.seed + 5000,
+        video_path=(run_dir / "episode.gif") if cfg.video or cfg.track else None,
+    )
+    result.update(
+        run_dir=str(run_dir),
+        model="best_model.zip" if best.is_file() else "final.zip",
+        timesteps=model.num_timesteps,
+        train_seconds=round(train_s, 1),
+        env_steps_per_s=round((model.num_timesteps - start_steps) / max(train_s, 1e-9), 1),
+    )
+    (run_dir / "eval.json").write_text(json.dumps(result, indent=1))
+    if run is not None:
+        import wandb
+
+        log: dict[str, Any] = {
+            "eval/final_mean_reward": result["mean_reward"],
+            "global_step": model.num_timesteps,
+        }
+        gif = run_dir / "episode.gif"
+        if gif.is_file():
+            log["eval/episode_video"] = wandb.Video(str(gif), format="gif")
+        wandb.log(log)
+        run.finish()
+    env.close()
+    eval_env.close()
+    return result
