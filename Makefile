@@ -12,7 +12,7 @@ $(STAMP): requirements/constraints.txt pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c requirements/constraints.txt torch==2.13.0
-	$(BIN)/pip install -q -c requirements/constraints.txt -e ".[dev]"
+	$(BIN)/pip install -q -c requirements/constraints.txt -e ".[dev,ray]"
 	touch $(STAMP)
 
 setup: $(STAMP)
