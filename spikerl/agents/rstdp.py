@@ -25,24 +25,60 @@ from stable_baselines3.common.utils import safe_mean
 from stable_baselines3.common.vec_env import VecEnv
 
 from spikerl.agents.features import (
+    AutoFeaturesConfig,
     BreakoutFields,
     BreakoutFieldsConfig,
     FeatureMap,
     GaussianFields,
     GaussianFieldsConfig,
+    OneHot,
+    OneHotConfig,
+    PixelGrid,
+    PixelGridConfig,
 )
 from spikerl.agents.learner import RSTDPLearner, UpdateStats
-from spikerl.agents.network import ActorState, LearnConfig, SNNConfig, SpikingActorCritic
+from spikerl.agents.network import (
+    ActorState,
+    LearnConfig,
+    SNNConfig,
+    SpikingActorCritic,
+    StepOutput,
+)
 
 SelfRSTDP = TypeVar("SelfRSTDP", bound="RSTDP")
 
-FeatureConfig = GaussianFieldsConfig | BreakoutFieldsConfig
+FeatureConfig = (
+    AutoFeaturesConfig | GaussianFieldsConfig | OneHotConfig | PixelGridConfig | BreakoutFieldsConfig
+)
 
 
-def make_features(config: FeatureConfig) -> FeatureMap:
-    """Build the feature map that a feature config describes."""
+def make_features(config: FeatureConfig, space: spaces.Space | None = None) -> FeatureMap:
+    """Build the feature map (encoder) that a feature config describes for ``space``.
+
+    ``AutoFeaturesConfig`` chooses from the observation space alone: ``Discrete`` -> one-hot,
+    a flat ``Box`` -> Gaussian receptive fields over its bounds, grey frames ``[H, W]`` or
+    stacks ``[k, H, W]`` -> the generic pixel grid.
+
+    Raises:
+        ValueError: if the space has no matching encoder.
+    """
+    if isinstance(config, AutoFeaturesConfig):
+        if isinstance(space, spaces.Discrete):
+            return OneHot(OneHotConfig(), space)
+        if isinstance(space, spaces.Box) and len(space.shape) == 1:
+            return GaussianFields(GaussianFieldsConfig(), space)
+        if isinstance(space, spaces.Box) and len(space.shape) in (2, 3):
+            return PixelGrid(PixelGridConfig(), space)
+        raise ValueError(
+            f"no encoder for observation space {space}: expected Discrete, a flat Box or grey "
+            "frames; set features.kind explicitly"
+        )
     if isinstance(config, GaussianFieldsConfig):
-        return GaussianFields(config)
+        return GaussianFields(config, space)
+    if isinstance(config, OneHotConfig):
+        return OneHot(config, space)
+    if isinstance(config, PixelGridConfig):
+        return PixelGrid(config, space)
     if isinstance(config, BreakoutFieldsConfig):
         return BreakoutFields(config)
     raise TypeError(f"unknown feature config {type(config).__name__}")
@@ -75,8 +111,8 @@ class SpikingPolicy(BasePolicy):
         if not isinstance(action_space, spaces.Discrete):
             raise TypeError(f"SpikingPolicy needs a Discrete action space, got {action_space}")
         self.snn = snn or SNNConfig()
-        self.feature_config: FeatureConfig = features or GaussianFieldsConfig()
-        self.features = make_features(self.feature_config)
+        self.feature_config: FeatureConfig = features or AutoFeaturesConfig()
+        self.features = make_features(self.feature_config, observation_space)
         if isinstance(self.features, GaussianFields):
             shape = observation_space.shape
             if shape is None or shape != (self.features.n_dims,):
@@ -91,6 +127,7 @@ class SpikingPolicy(BasePolicy):
             self.features.n_features, int(action_space.n), self.snn, generator=gen
         )
         self.rng = np.random.default_rng(seed + 7919)
+        self.last_output: StepOutput | None = None
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
@@ -130,6 +167,7 @@ class SpikingPolicy(BasePolicy):
         out, new = self.net.step(
             self.features(obs), st, deterministic=deterministic, learn=False, rng=self.rng
         )
+        self.last_output = out
         actions = out.actions
         return (actions[0] if single else actions), tuple(new)
 
@@ -147,7 +185,7 @@ class RSTDPConfig:
 
     snn: SNNConfig = field(default_factory=SNNConfig)
     learn: LearnConfig = field(default_factory=LearnConfig)
-    features: FeatureConfig = field(default_factory=GaussianFieldsConfig)
+    features: FeatureConfig = field(default_factory=AutoFeaturesConfig)
     log_every: int = 1000
 
 
@@ -259,13 +297,14 @@ class RSTDP(BaseAlgorithm):
             self.policy.rng.bit_generator.state = saved["policy_rng"]
 
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "learner", "lr_schedule"]
+        return [*super()._excluded_save_params(), "learner", "lr_schedule", "last_stats"]
 
     def save(self, path: Any, exclude: Any = None, include: Any = None) -> None:
-        """SB3 zip save, including traces, RNG states and step counter for resuming.
+        """Save a pickle-free SB3-layout zip, with traces, RNG states and step counter.
 
-        A path is written to a temporary file first and renamed, so an interrupted write
-        leaves the previous file intact.
+        The zip holds JSON, a ``.npz`` of arrays and weights-only tensors
+        (:mod:`spikerl.agents.persistence`). A path is written to a temporary file first and
+        renamed, so an interrupted write leaves the previous file intact.
         """
         self._learner_state = {
             "n_envs": self.n_envs,
@@ -274,9 +313,9 @@ class RSTDP(BaseAlgorithm):
             "actor_state": tuple(self.learner.actor_state),
             "learn_state": tuple(self.learner.learn_state),
         }
-        from spikerl.agents.persistence import atomic_save
+        from spikerl.agents.persistence import save_model
 
-        atomic_save(lambda p: BaseAlgorithm.save(self, p, exclude, include), path)
+        save_model(self, path, exclude, include)
 
     @classmethod
     def load(  # type: ignore[override]
@@ -289,11 +328,12 @@ class RSTDP(BaseAlgorithm):
         force_reset: bool = True,
         **kwargs: Any,
     ) -> SelfRSTDP:
-        """Load an SB3 zip written by :meth:`save` (clear errors for bad files)."""
-        from spikerl.agents.persistence import check_checkpoint
+        """Load a zip written by :meth:`save`; never unpickles (clear errors for bad files)."""
+        from spikerl.agents.persistence import check_checkpoint, load_model
 
         check_checkpoint(path)
-        model = super().load(
+        model = load_model(
+            cls,
             path,
             env=env,
             device="cpu",
@@ -346,6 +386,8 @@ class RSTDP(BaseAlgorithm):
         n_dw = 0.0
         n_mod = 0.0
         n_upd = 0
+        n_tied = 0.0
+        margin = 0.0
         steps_since_log = 0
         while self.num_timesteps < total_timesteps:
             learner.reset(np.asarray(self._last_episode_starts))
@@ -371,6 +413,9 @@ class RSTDP(BaseAlgorithm):
             )
             stats = learner.update(np.asarray(rewards), boot, terminated, frac, stale=dones)
             self.last_stats = stats
+            if learner.last is not None:
+                n_tied += float(learner.last.tied.mean())
+                margin += float(learner.last.margin.mean())
             n_dw += stats.mean_abs_dw
             n_mod += abs(stats.modulation)
             n_upd += 1
@@ -380,8 +425,8 @@ class RSTDP(BaseAlgorithm):
             self._n_updates += 1
             steps_since_log += 1
             if steps_since_log >= every:
-                self._record(n_mod / n_upd, n_dw / n_upd)
-                n_dw = n_mod = 0.0
+                self._record(n_mod / n_upd, n_dw / n_upd, n_tied / n_upd, margin / n_upd)
+                n_dw = n_mod = n_tied = margin = 0.0
                 n_upd = 0
                 steps_since_log = 0
             cb.update_locals(locals())
@@ -390,8 +435,15 @@ class RSTDP(BaseAlgorithm):
         cb.on_training_end()
         return self
 
-    def _record(self, modulation: float, mean_abs_dw: float) -> None:
-        """Record SB3's standard keys and the spiking diagnostics, then dump."""
+    def _record(
+        self, modulation: float, mean_abs_dw: float, tie_fraction: float, margin: float
+    ) -> None:
+        """Record SB3's standard keys and the spiking diagnostics, then dump.
+
+        ``snn/tie_fraction`` is the fraction of training decisions since the last dump whose
+        best readout score was shared (a seeded draw decided); ``snn/decision_margin`` the
+        mean best-minus-second score (spikes, or mV with the potential readout).
+        """
         elapsed = max((time.time_ns() - self.start_time) / 1e9, sys.float_info.epsilon)
         fps = int((self.num_timesteps - self._num_timesteps_at_start) / elapsed)
         if self.ep_info_buffer:
@@ -416,6 +468,8 @@ class RSTDP(BaseAlgorithm):
                 rate_in = float(np.clip(phi * snn.input_rate, 0.0, 1.0).mean())
                 self.logger.record("snn/firing_rate/input", rate_in)
             self.logger.record("snn/action_counts_mean", float(last.counts.mean()))
+        self.logger.record("snn/tie_fraction", tie_fraction)
+        self.logger.record("snn/decision_margin", margin)
         self.logger.record("rstdp/modulation", modulation)
         self.logger.record("rstdp/mean_abs_dw", mean_abs_dw)
         self.logger.record("rstdp/weight_mean_abs", float(np.abs(self.policy.net.w_np).mean()))

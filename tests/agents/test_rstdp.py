@@ -10,7 +10,6 @@ from pathlib import Path
 import cloudpickle
 import numpy as np
 import pytest
-from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback, EvalCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
@@ -170,14 +169,16 @@ def test_interrupted_write_keeps_previous_checkpoint(
     model = _model(seed=7)
     model.save(tmp_path / "m.zip")
     before = (tmp_path / "m.zip").read_bytes()
-    real_save = BaseAlgorithm.save
+    from spikerl.agents import persistence
 
-    def broken(self: BaseAlgorithm, path: str, *a: object, **k: object) -> None:
-        real_save(self, path)
+    real_write = persistence._write_zip
+
+    def broken(path: str, entries: dict[str, bytes]) -> None:
+        real_write(path, entries)
         Path(path).write_bytes(Path(path).read_bytes()[:100])  # half-written
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(BaseAlgorithm, "save", broken)
+    monkeypatch.setattr(persistence, "_write_zip", broken)
     model.learn(300)
     with pytest.raises(KeyboardInterrupt):
         model.save(tmp_path / "m.zip")
@@ -234,8 +235,13 @@ def test_default_features_on_frames_give_a_clear_error() -> None:
         def observation(self, observation: object) -> object:
             return frames.sample()
 
-    with _pytest.raises(ValueError, match="Gaussian receptive fields expect a flat observation"):
-        RSTDP("SpikingPolicy", Frames(env), seed=0)
+    from spikerl.agents import GaussianFieldsConfig
+    from spikerl.agents.features import PixelGrid
+
+    with _pytest.raises(ValueError, match=r"declare features.low and features.high"):
+        RSTDP("SpikingPolicy", Frames(env), seed=0, features=GaussianFieldsConfig())
+    # the default encoder is chosen from the space: frames get the generic pixel grid
+    assert isinstance(RSTDP("SpikingPolicy", Frames(env), seed=0).policy.features, PixelGrid)
 
 
 def _breakout(seed: int) -> RSTDP:
