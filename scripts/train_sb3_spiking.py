@@ -1,0 +1,242 @@
+"""Spiking vs non-spiking SB3 policies, same algorithm, budget and seeds; prints JSON.
+
+Trains SB3's PPO, A2C or DQN with the ``agents/<algo>.yaml`` preset of an environment for
+each policy and seed, then evaluates the *final* weights over greedy episodes on a separately
+seeded environment (seed ``10_000 + seed``). A uniform random policy is reported beside them,
+and for Atari every constant action (the control an agent must beat).
+
+Examples::
+
+    python scripts/train_sb3_spiking.py --algo ppo --env CartPole --seeds 0 1 2 3 4 \\
+        --policies SpikingMlpPolicy MlpPolicy --out results/sb3_cartpole_ppo.json
+    python scripts/train_sb3_spiking.py --algo dqn --env CartPole --seeds 100 101 \\
+        --policies SpikingMlpPolicy --set policy_kwargs.time_steps=8 --out /tmp/tune.json
+
+The non-spiking rows take the spiking preset's ``layers`` as ``net_arch`` (same sizes) and
+drop the spiking settings. Results are written after every run (atomically).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from stable_baselines3.common.evaluation import evaluate_policy
+
+from spikerl.agents.sb3.config import SpikingConfig
+from spikerl.agents.sb3.factory import (
+    load_sb3_preset,
+    make_sb3_model,
+    merge_presets,
+    sb3_env_fn,
+    sb3_vec_env,
+)
+from spikerl.core.io import atomic_write
+
+SPIKING_POLICIES = ("SpikingMlpPolicy", "SpikingCnnPolicy")
+
+
+def non_spiking_kwargs(policy_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The spiking preset's policy kwargs for SB3's own policies: same sizes, no spiking."""
+    out = {k: v for k, v in policy_kwargs.items() if k not in SpikingConfig.keys()}
+    if "layers" in out:
+        out["net_arch"] = out.pop("layers")
+    out.pop("features_dim", None)
+    return out
+
+
+def parse_sets(items: list[str]) -> dict[str, Any]:
+    """``a.b=value`` items (values parsed as YAML) as a nested mapping."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set expects key=value, got {item!r}")
+        node = out
+        *heads, last = key.split(".")
+        for h in heads:
+            node = node.setdefault(h, {})
+        node[last] = yaml.safe_load(raw)
+    return out
+
+
+def episode_stats(returns: list[float], lengths: list[int]) -> dict[str, Any]:
+    r = np.asarray(returns, dtype=np.float64)
+    return {
+        "mean": float(r.mean()),
+        "std": float(r.std()),
+        "min": float(r.min()),
+        "max": float(r.max()),
+        "episodes": len(returns),
+        "mean_length": float(np.mean(lengths)),
+    }
+
+
+def evaluate_final(
+    model: Any, env_name: str, overrides: dict[str, Any], seed: int, n: int
+) -> dict[str, Any]:
+    env = sb3_vec_env(env_name, 1, seed, overrides)
+    returns, lengths = evaluate_policy(
+        model, env, n_eval_episodes=n, deterministic=True, return_episode_rewards=True
+    )
+    env.close()
+    return episode_stats(list(map(float, returns)), list(map(int, lengths)))
+
+
+def control_policy(
+    env_name: str, overrides: dict[str, Any], seed: int, n: int, action: int | None
+) -> dict[str, Any]:
+    """Uniform random actions (``action=None``) or one constant action, ``n`` episodes."""
+    env = sb3_env_fn(env_name, overrides)
+    env.action_space.seed(seed)
+    returns, lengths = [], []
+    for i in range(n):
+        env.reset(seed=seed + i)
+        total, steps, done = 0.0, 0, False
+        while not done:
+            a = env.action_space.sample() if action is None else action
+            _, r, term, trunc, _ = env.step(a)
+            total += float(r)
+            steps += 1
+            done = term or trunc
+        returns.append(total)
+        lengths.append(steps)
+    env.close()
+    return episode_stats(returns, lengths)
+
+
+def summarise(runs: list[dict[str, Any]], target: float) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for policy in dict.fromkeys(r["policy"] for r in runs):
+        rows = [r for r in runs if r["policy"] == policy]
+        means = [r["eval"]["mean"] for r in rows]
+        out[policy] = {
+            "seeds": [r["seed"] for r in rows],
+            "final_means": means,
+            f"seeds_ge_{target:g}": int(sum(m >= target for m in means)),
+            "mean_of_means": float(np.mean(means)),
+            "train_seconds": [r["train_seconds"] for r in rows],
+        }
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--algo", choices=["ppo", "a2c", "dqn"], required=True)
+    p.add_argument("--env", default="CartPole")
+    p.add_argument("--policies", nargs="+", default=["SpikingMlpPolicy", "MlpPolicy"])
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    p.add_argument("--timesteps", type=int, default=None, help="default: the preset's")
+    p.add_argument(
+        "--eval-episodes", type=int, default=None, help="default: the preset's final_eval_episodes"
+    )
+    p.add_argument(
+        "--control-episodes",
+        type=int,
+        default=None,
+        help="episodes of each control (default: eval episodes)",
+    )
+    p.add_argument("--target", type=float, default=475.0)
+    p.add_argument(
+        "--set", nargs="*", default=[], help="preset overrides, e.g. sb3.policy_kwargs.time_steps=8"
+    )
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument("--out", type=Path, default=None)
+    args = p.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    preset = merge_presets(load_sb3_preset(args.algo, args.env), parse_sets(args.set))
+    sb3 = preset["sb3"]
+    timesteps = int(args.timesteps or preset["timesteps"])
+    n_eval = int(args.eval_episodes or preset["final_eval_episodes"])
+    n_control = int(args.control_episodes or n_eval)
+    overrides = dict(preset.get("env_overrides") or {})
+    result: dict[str, Any] = {
+        "script": "scripts/train_sb3_spiking.py",
+        "command": " ".join(
+            [
+                "python",
+                "scripts/train_sb3_spiking.py",
+                *(argv if argv is not None else sys.argv[1:]),
+            ]
+        ),
+        "algo": args.algo,
+        "env": args.env,
+        "env_overrides": overrides,
+        "timesteps": timesteps,
+        "n_envs": preset["n_envs"],
+        "hyperparams": sb3.get("hyperparams", {}),
+        "spiking_policy_kwargs": sb3.get("policy_kwargs", {}),
+        "eval": f"final weights, {n_eval} greedy episodes, env seed 10000 + seed",
+        "torch_threads": args.threads,
+        "runs": [],
+    }
+
+    def save() -> None:
+        if args.out is not None:
+            text = json.dumps(result, indent=2)
+
+            def write(tmp: str) -> None:
+                Path(tmp).write_text(text)
+
+            atomic_write(write, args.out)
+
+    controls: dict[str, Any] = {
+        "random": control_policy(args.env, overrides, 20_000, n_control, None)
+    }
+    probe = sb3_env_fn(args.env, overrides)
+    n_actions = int(probe.action_space.n) if hasattr(probe.action_space, "n") else 0
+    probe.close()
+    if (
+        overrides.get("atari.frame_stack") is not None
+        or "ALE/" in str(args.env)
+        or args.env in ("Breakout", "Pong", "SpaceInvaders")
+    ):
+        for a in range(n_actions):
+            controls[f"constant_{a}"] = control_policy(args.env, overrides, 20_000, n_control, a)
+    result["controls"] = controls
+    save()
+    for seed in args.seeds:
+        for policy in args.policies:
+            pk = dict(sb3.get("policy_kwargs") or {})
+            if policy not in SPIKING_POLICIES:
+                pk = non_spiking_kwargs(pk)
+            env = sb3_vec_env(args.env, int(preset["n_envs"]), seed, overrides)
+            model = make_sb3_model(args.algo, env, seed, policy, sb3.get("hyperparams"), pk)
+            start = time.perf_counter()
+            model.learn(total_timesteps=timesteps)
+            seconds = time.perf_counter() - start
+            env.close()
+            ev = evaluate_final(model, args.env, overrides, 10_000 + seed, n_eval)
+            row = {
+                "policy": policy,
+                "seed": seed,
+                "policy_kwargs": pk,
+                "train_seconds": seconds,
+                "train_fps": model.num_timesteps / seconds,
+                "eval": ev,
+            }
+            result["runs"].append(row)
+            result["summary"] = summarise(result["runs"], args.target)
+            save()
+            print(
+                json.dumps(
+                    {k: row[k] for k in ("policy", "seed", "train_seconds")} | {"mean": ev["mean"]}
+                ),
+                flush=True,
+            )
+    print(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main()
