@@ -1,4 +1,6 @@
-"""Agents: the R-STDP spiking actor-critic as an SB3 algorithm."""
+"""Agents: the R-STDP spiking actor-critic as an SB3 algorithm, and spiking policies for
+SB3's PPO, A2C and DQN (importing this package registers ``"SpikingMlpPolicy"`` and
+``"SpikingCnnPolicy"`` with them; see :mod:`spikerl.agents.sb3`)."""
 
 from spikerl.agents.features import (
     BreakoutFields,
@@ -18,6 +20,14 @@ from spikerl.agents.network import (
 )
 from spikerl.agents.persistence import CheckpointError
 from spikerl.agents.rstdp import RSTDP, RSTDPConfig, SpikingPolicy
+from spikerl.agents.sb3 import (
+    SpikingActorCriticCnnPolicy,
+    SpikingActorCriticPolicy,
+    SpikingCnnExtractor,
+    SpikingDQNCnnPolicy,
+    SpikingDQNPolicy,
+    SpikingMlpExtractor,
+)
 
 __all__ = [
     "RSTDP",
@@ -35,6 +45,12 @@ __all__ = [
     "RSTDPLearner",
     "SNNConfig",
     "SpikingActorCritic",
+    "SpikingActorCriticCnnPolicy",
+    "SpikingActorCriticPolicy",
+    "SpikingCnnExtractor",
+    "SpikingDQNCnnPolicy",
+    "SpikingDQNPolicy",
+    "SpikingMlpExtractor",
     "SpikingPolicy",
     "UpdateStats",
 ]
