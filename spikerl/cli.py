@@ -24,8 +24,6 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-import yaml
-
 EXIT_USAGE = 2
 
 
@@ -70,6 +68,20 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _run_failures() -> tuple[type[BaseException], ...]:
+    from spikerl.agents.callbacks import CheckpointWriteError
+    from spikerl.agents.finite import NonFiniteError
+
+    return (CheckpointWriteError, NonFiniteError)
+
+
+def _bad_files() -> tuple[type[BaseException], ...]:
+    from spikerl.agents.persistence import CheckpointError
+    from spikerl.envs.state import EnvStateError
+
+    return (CheckpointError, EnvStateError)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``spikerl`` command. Returns the exit status."""
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -85,6 +97,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_eval(args)
         return cmd_presets()
     except CLIError as exc:
+        print(f"spikerl: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except _run_failures() as exc:  # the run itself failed (disk full, NaN values): exit 1
+        print(f"spikerl: error: {exc}", file=sys.stderr)
+        return 1
+    except _bad_files() as exc:  # a malformed or unsafe file given by the user
         print(f"spikerl: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (ValueError, FileNotFoundError) as exc:
@@ -159,7 +177,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg_path = run_dir / "config.yaml"
         if not cfg_path.is_file():
             raise CLIError(f"--resume {run_dir}: no config.yaml there (not a run folder)")
-        data = yaml.safe_load(cfg_path.read_text())
+        from spikerl.agents.validation import read_yaml_mapping
+
+        data = read_yaml_mapping(cfg_path, "run config")
         cfg: TrainConfig = build(TrainConfig, _merge(data, _overrides(args)))
         if not (run_dir / "checkpoints" / LAST).is_file():
             raise CLIError(f"--resume {run_dir}: no checkpoints/{LAST} to continue from")
@@ -179,15 +199,34 @@ def cmd_train(args: argparse.Namespace) -> int:
     except TrainingInterrupted as exc:
         print(exc, file=sys.stderr)
         return 130
+    except BaseException:
+        if not resume:
+            _discard_failed_start(run_dir)
+        raise
     print(json.dumps(result))
     return 0
+
+
+def _discard_failed_start(run_dir: pathlib.Path) -> None:
+    """Remove the folder of a new run that failed before writing its first checkpoint."""
+    import shutil
+
+    from spikerl.agents.callbacks import LAST
+
+    if not (run_dir / "checkpoints" / LAST).is_file():
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """``spikerl eval RUN_OR_ZIP``."""
     from spikerl.agents.rstdp import RSTDP
+    from spikerl.agents.validation import read_yaml_mapping
     from spikerl.runs.evaluate import evaluate
 
+    for flag, value in (("--episodes", args.episodes), ("--seed", args.seed)):
+        low = 1 if flag == "--episodes" else 0
+        if value < low:
+            raise CLIError(f"eval {flag}: {value} is outside the allowed range >= {low}")
     target: pathlib.Path = args.target
     overrides: dict[str, Any] = {}
     env_name = args.env
@@ -195,9 +234,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
         cfg_path = target / "config.yaml"
         if not cfg_path.is_file():
             raise CLIError(f"{target}: not a run folder (no config.yaml)")
-        cfg = yaml.safe_load(cfg_path.read_text())
+        cfg = read_yaml_mapping(cfg_path, "run config")
+        if not isinstance(cfg.get("env"), str) and env_name is None:
+            raise CLIError(f"{cfg_path}: no 'env' name in the run config; pass --env NAME")
         env_name = env_name or cfg["env"]
         overrides = cfg.get("env_overrides") or {}
+        if not isinstance(overrides, dict):
+            raise CLIError(f"{cfg_path}: env_overrides must be a mapping, got {overrides!r}")
         for name in ("best_model.zip", "final.zip", "checkpoints/last.zip"):
             if (target / name).is_file():
                 target = target / name

@@ -55,7 +55,7 @@ def test_train_cartpole_writes_run_folder(
         "evaluations.npz",
         "progress.csv",
         "checkpoints/last.zip",
-        "checkpoints/env_state.pkl",
+        "checkpoints/env_state.zip",
         "checkpoints/meta.json",
         "checkpoints/rstdp_200_steps.zip",
     ):

@@ -39,7 +39,6 @@ import zipfile
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-import numpy as np
 import torch
 
 from spikerl.codec import CodecError, arrays_to_npz, decode, encode, npz_to_arrays
@@ -389,28 +388,3 @@ def check_checkpoint(path: Any) -> None:
         raise CheckpointError(
             f"{p}: a foreign checkpoint (policy from {mod}), not an spikerl RSTDP model"
         )
-
-
-def check_finite_params(model: Any, where: str) -> None:
-    """Raise ``FloatingPointError`` naming the tensor if a model parameter is NaN or inf."""
-    for name, state in model.get_parameters().items():
-        for key, value in _tensors(state):
-            arr = value.detach().cpu().numpy()
-            if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
-                raise FloatingPointError(
-                    f"{where}: parameter {name}.{key} holds non-finite values "
-                    f"({int((~np.isfinite(arr)).sum())} of {arr.size}); not saved"
-                )
-
-
-def _tensors(state: Any, prefix: str = "") -> list[tuple[str, torch.Tensor]]:
-    out: list[tuple[str, torch.Tensor]] = []
-    if isinstance(state, torch.Tensor):
-        out.append((prefix, state))
-    elif isinstance(state, dict):
-        for k, v in state.items():
-            out.extend(_tensors(v, f"{prefix}.{k}" if prefix else str(k)))
-    elif isinstance(state, list | tuple):
-        for i, v in enumerate(state):
-            out.extend(_tensors(v, f"{prefix}[{i}]"))
-    return out

@@ -20,6 +20,7 @@ import yaml
 
 from spikerl.agents.features import BreakoutFieldsConfig, GaussianFieldsConfig
 from spikerl.agents.rstdp import FeatureConfig, RSTDPConfig
+from spikerl.agents.validation import check_number, yaml_number_hint
 
 
 class ConfigError(ValueError):
@@ -121,12 +122,17 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
+                check_number(path, int(value))
                 return int(value)
-            raise ConfigError(f"{path}: expected an integer, got {value!r}")
+            raise ConfigError(
+                f"{path}: expected an integer, got {value!r}{yaml_number_hint(value)}"
+            )
+        check_number(path, value)
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{path}: expected a number, got {value!r}")
+            raise ConfigError(f"{path}: expected a number, got {value!r}{yaml_number_hint(value)}")
+        check_number(path, float(value))
         return float(value)
     if tp is str:
         if not isinstance(value, str):
@@ -140,11 +146,20 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"{path}: expected a mapping, got {value!r}")
         return dict(value)
+    if origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(tp):
+        rest = [t for t in typing.get_args(tp) if t is not type(None)]
+        if value is None:
+            return None
+        if len(rest) == 1:
+            return _convert(rest[0], value, path)
     return value
 
 
 def build(cls: type[Any], data: dict[str, Any], path: str = "") -> Any:
     """Build dataclass ``cls`` from a mapping, rejecting unknown keys by name."""
+    if not isinstance(data, dict):
+        where = f"{path}: " if path else ""
+        raise ConfigError(f"{where}expected a mapping of keys, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in fields(cls)}
     for key in data:

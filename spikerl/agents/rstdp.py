@@ -36,6 +36,7 @@ from spikerl.agents.features import (
     PixelGrid,
     PixelGridConfig,
 )
+from spikerl.agents.finite import check_observation, check_transition
 from spikerl.agents.learner import RSTDPLearner, UpdateStats
 from spikerl.agents.network import (
     ActorState,
@@ -161,6 +162,7 @@ class SpikingPolicy(BasePolicy):
         if single:
             obs = obs[None]
         b = obs.shape[0]
+        check_observation(obs, self.observation_space)
         st = ActorState(*state) if state is not None else self.net.initial_state(b)
         if episode_start is not None:
             st = SpikingActorCritic.reset_state(st, np.asarray(episode_start).reshape(b))
@@ -394,6 +396,7 @@ class RSTDP(BaseAlgorithm):
             obs = np.asarray(self._last_obs)
             actions = learner.act(obs)
             new_obs, rewards, dones, infos = env.step(actions)
+            check_transition(obs, new_obs, rewards, infos, self.num_timesteps + env.num_envs)
             self.num_timesteps += env.num_envs
             boot = np.asarray(new_obs).copy() if dones.any() else np.asarray(new_obs)
             terminated = np.zeros(env.num_envs, dtype=bool)

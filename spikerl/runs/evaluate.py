@@ -19,8 +19,10 @@ def evaluate(
     import numpy as np
 
     from spikerl.agents.envs import make_agent_vec_env
+    from spikerl.agents.persistence import check_spaces
 
     env = make_agent_vec_env(env_name, 1, seed, overrides)
+    check_spaces(f"evaluate on {env_name}", model.observation_space, model.action_space, env)
     returns: list[float] = []
     counts = np.zeros(env.action_space.n, dtype=np.int64)  # type: ignore[attr-defined]
     obs = env.reset()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import sys
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -93,43 +94,43 @@ def train_run(
     Raises:
         TrainingInterrupted: on SIGINT/SIGTERM (the checkpoint is saved first).
     """
-    import cloudpickle
     from stable_baselines3.common.callbacks import CallbackList, EvalCallback
-    from stable_baselines3.common.logger import Logger, make_output_format
+    from stable_baselines3.common.logger import Logger
 
     from spikerl.agents.callbacks import (
-        ENV_STATE,
-        LAST,
-        META,
+        CheckpointWriteError,
         ResumableCheckpoint,
+        ResumedCSVOutputFormat,
         StopOnSignal,
         WandbMediaCallback,
         WandbOutputFormat,
+        load_resumable,
+        read_meta,
+        restore_evaluations,
         save_resumable,
+        schedule_note,
     )
+    from spikerl.agents.finite import NonFiniteError
     from spikerl.agents.rstdp import RSTDP
     from spikerl.runs.evaluate import evaluate
 
     ckpt = run_dir / "checkpoints"
-    meta: dict[str, Any] = {}
-    if resume and (ckpt / META).is_file():
-        meta = json.loads((ckpt / META).read_text())
+    meta: dict[str, Any] = read_meta(ckpt) if resume else {}
 
     env, eval_env = make_envs(cfg)
     if resume:
-        if (ckpt / ENV_STATE).is_file():
-            env.close()
-            env = cloudpickle.loads((ckpt / ENV_STATE).read_bytes())
-            model = RSTDP.load(ckpt / LAST, env=env, force_reset=False)
-        else:
-            model = RSTDP.load(ckpt / LAST, env=env, force_reset=True)
+        model = load_resumable(ckpt, env)  # env restored from checkpoints/env_state.zip
+        note = schedule_note(meta, cfg.timesteps)
+        if note:
+            print(f"spikerl: note: {note}", file=sys.stderr)
     else:
         model = RSTDP("SpikingPolicy", env, cfg.rstdp, seed=cfg.seed, device=cfg.device)
     model.env_name = cfg.env
     model.env_overrides = dict(cfg.env_overrides)
 
     run = None
-    formats = [make_output_format("csv", str(run_dir))]
+    resume_step = model.num_timesteps if resume else None
+    formats: list[Any] = [ResumedCSVOutputFormat(run_dir / "progress.csv", resume_step)]
     if cfg.track:
         run = start_wandb(cfg, run_dir, meta.get("wandb_id"))
         formats.append(WandbOutputFormat())
@@ -156,7 +157,9 @@ def train_run(
         deterministic=True,
         verbose=0,
     )
-    if "best_mean_reward" in meta:
+    if resume:
+        restore_evaluations(eval_cb, run_dir, model.num_timesteps)
+    if isinstance(meta.get("best_mean_reward"), int | float):
         eval_cb.best_mean_reward = float(meta["best_mean_reward"])
 
     def meta_all() -> dict[str, Any]:
@@ -167,6 +170,7 @@ def train_run(
     t0 = time.time()
     start_steps = model.num_timesteps
     stop.install()
+    failed = False
     try:
         if remaining > 0:
             model.learn(
@@ -175,9 +179,13 @@ def train_run(
                 reset_num_timesteps=not resume,
                 progress_bar=not quiet,
             )
+    except (CheckpointWriteError, NonFiniteError):
+        failed = True  # keep the last good checkpoint: no final save
+        raise
     finally:
         stop.uninstall()
-        save_resumable(model, ckpt, meta_all())
+        if not failed:
+            save_resumable(model, ckpt, meta_all())
     train_s = time.time() - t0
     if stop.stopped:
         if run is not None:

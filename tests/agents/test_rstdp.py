@@ -7,7 +7,6 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-import cloudpickle
 import numpy as np
 import pytest
 from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback, EvalCallback
@@ -16,7 +15,7 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import VecEnv
 
 from spikerl.agents import RSTDP, CheckpointError, SNNConfig
-from spikerl.agents.callbacks import ENV_STATE, LAST, save_resumable
+from spikerl.agents.callbacks import load_resumable, save_resumable
 from spikerl.agents.presets import load_agent_preset
 
 
@@ -124,8 +123,7 @@ def _assert_resume_exact(make: Callable[[], RSTDP], total: int, half: int, folde
     first.learn(total, callback=StopAt(half))
     assert first.num_timesteps == half
     save_resumable(first, folder)
-    env = cloudpickle.loads((folder / ENV_STATE).read_bytes())
-    resumed = RSTDP.load(folder / LAST, env=env, force_reset=False)
+    resumed = load_resumable(folder, make().get_env())  # a fresh env, restored from the file
     assert resumed.num_timesteps == half
     resumed.learn(total - half, reset_num_timesteps=False)
     np.testing.assert_array_equal(resumed.policy.net.w_np, straight.policy.net.w_np)
@@ -253,12 +251,21 @@ def _breakout(seed: int) -> RSTDP:
     return RSTDP("SpikingPolicy", env, config=preset.rstdp, seed=seed)
 
 
-def test_pickled_breakout_env_continues_exactly() -> None:
-    """The agent's Atari env pickles with the emulator's RNG and sticky-action memory: at 24
-    save points along a game, a copy and the original see the same frames, rewards and ends
-    for the next 30 steps. (Without the sticky-action memory a copy parts when its first frame
-    repeats the previous action, a paddle move here: without priming it, this test fails.)"""
+def _saved(env: VecEnv, path: Path) -> Path:
+    from spikerl.envs.state import save_env_state
+
+    save_env_state(env, path)
+    return path
+
+
+def test_saved_breakout_env_continues_exactly(tmp_path: Path) -> None:
+    """The agent's Atari env state file holds the emulator's state with its RNG and the
+    sticky-action memory: at 24 save points along a game, a fresh env restored from it and
+    the original see the same frames, rewards and ends for the next 30 steps. (Without the
+    sticky-action memory a copy parts when its first frame repeats the previous action, a
+    paddle move here: without priming it, this test fails.)"""
     from spikerl.agents.envs import make_agent_vec_env
+    from spikerl.envs.state import read_env_state, restore_env_state
 
     env = make_agent_vec_env("Breakout", 1, seed=4)
     env.reset()
@@ -266,7 +273,8 @@ def test_pickled_breakout_env_continues_exactly() -> None:
     for point in range(24):
         for _ in range(int(rng.integers(5, 40))):  # paddle moves: sticky repeats matter
             env.step(rng.integers(2, 4, 1))
-        copy = cloudpickle.loads(cloudpickle.dumps(env))
+        copy = make_agent_vec_env("Breakout", 1, seed=4)  # fresh, then the saved state
+        restore_env_state(copy, read_env_state(_saved(env, tmp_path / f"s{point}.zip")))
         for i in range(30):
             a = rng.integers(0, 4, 1)
             o1, r1, d1, _ = env.step(a)
