@@ -76,10 +76,10 @@ def _run_failures() -> tuple[type[BaseException], ...]:
 
 
 def _bad_files() -> tuple[type[BaseException], ...]:
-    from spikerl.agents.persistence import CheckpointError
+    from spikerl.agents.persistence import CheckpointError, SpaceMismatchError
     from spikerl.envs.state import EnvStateError
 
-    return (CheckpointError, EnvStateError)
+    return (CheckpointError, EnvStateError, SpaceMismatchError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -208,12 +208,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _discard_failed_start(run_dir: pathlib.Path) -> None:
-    """Remove the folder of a new run that failed before writing its first checkpoint."""
+    """Remove the folder of a new run that failed before its first environment step."""
     import shutil
 
-    from spikerl.agents.callbacks import LAST
+    from spikerl.agents.callbacks import LAST, read_meta
 
-    if not (run_dir / "checkpoints" / LAST).is_file():
+    ckpt = run_dir / "checkpoints"
+    try:
+        steps = read_meta(ckpt).get("num_timesteps", 0) if (ckpt / LAST).is_file() else 0
+    except ValueError:
+        steps = 0
+    if not steps:
         shutil.rmtree(run_dir, ignore_errors=True)
 
 

@@ -35,6 +35,7 @@ import json
 import os
 import pathlib
 import re
+import warnings
 import zipfile
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -248,16 +249,22 @@ def read_model_zip(
                 )
         raw = _parse_data(name, _read(zf, name, DATA))
         _refuse_pickles(name, raw, custom)
-        arrays = (
-            npz_to_arrays(_read(zf, name, ARRAYS), f"{name}: {ARRAYS}") if ARRAYS in names else {}
-        )
+        try:
+            blob = _read(zf, name, ARRAYS) if ARRAYS in names else None
+            arrays = npz_to_arrays(blob, f"{name}: {ARRAYS}") if blob is not None else {}
+        except CodecError as exc:
+            raise CheckpointError(str(exc)) from None
         tensors: dict[str, Any] = {}
         for entry in names:
             if entry.endswith(".pth"):
                 try:
-                    tensors[entry] = torch.load(
-                        io.BytesIO(_read(zf, name, entry)), map_location=device, weights_only=True
-                    )
+                    with warnings.catch_warnings():  # pickle-protocol notes of crafted files
+                        warnings.simplefilter("ignore")
+                        tensors[entry] = torch.load(
+                            io.BytesIO(_read(zf, name, entry)),
+                            map_location=device,
+                            weights_only=True,
+                        )
                 except CheckpointError:
                     raise
                 except Exception as exc:  # UnpicklingError for anything beyond tensors
@@ -280,14 +287,18 @@ def read_model_zip(
     return data, params, tensors.get("pytorch_variables.pth")
 
 
+class SpaceMismatchError(ValueError):
+    """A model meets an environment of another observation or action space."""
+
+
 def check_spaces(what: str, observation_space: Any, action_space: Any, env: Any) -> None:
-    """Raise ``ValueError`` naming both spaces unless ``env`` has the given spaces."""
+    """Raise :class:`SpaceMismatchError` naming both spaces unless ``env`` has them."""
     for kind, saved, got in (
         ("observation", observation_space, env.observation_space),
         ("action", action_space, env.action_space),
     ):
         if saved != got:
-            raise ValueError(
+            raise SpaceMismatchError(
                 f"{what}: the model was trained on {kind} space {saved}, but the environment "
                 f"has {got}; use an environment of the same {kind} space"
             )

@@ -75,7 +75,7 @@ RANGES: dict[str, Range] = {
     "pair_centres": _NON_NEG,
 }
 
-_YAML11_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE]\d+$")
+_YAML11_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 
 
 def yaml_number_hint(value: Any) -> str:
@@ -85,9 +85,11 @@ def yaml_number_hint(value: Any) -> str:
         mant, _, exp = v.lower().partition("e")
         if "." not in mant:
             mant += ".0"
+        if not exp.startswith(("+", "-")):
+            exp = "+" + exp
         return (
             f" (YAML 1.1, which PyYAML reads, takes {v!r} as text: an exponent needs a dot "
-            f"and a sign, write {mant}e+{exp})"
+            f"and a sign, write {mant}e{exp})"
         )
     return ""
 
