@@ -11,7 +11,7 @@ import os
 import pathlib
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
@@ -31,6 +31,24 @@ _PENDING = ".pending."
 
 class CheckpointWriteError(RuntimeError):
     """A checkpoint could not be written (disk full, permissions); the previous one is kept."""
+
+
+def write_error(exc: OSError, run_dir: pathlib.Path) -> CheckpointWriteError:
+    """One-line error for a failed write in a run folder (disk full, read-only, quota)."""
+    what = pathlib.Path(exc.filename).name if exc.filename else "a run file"
+    return CheckpointWriteError(
+        f"cannot write {what} in {run_dir}: {exc.strerror or exc}; the last checkpoint in "
+        f"{run_dir / 'checkpoints'} is kept (free space, then resume with --resume {run_dir})"
+    )
+
+
+@contextlib.contextmanager
+def run_writes(run_dir: pathlib.Path) -> Iterator[None]:
+    """Turn an ``OSError`` raised while writing run files into :func:`write_error`."""
+    try:
+        yield
+    except OSError as exc:
+        raise write_error(exc, run_dir) from None
 
 
 def _json_safe(value: Any) -> Any:

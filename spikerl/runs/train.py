@@ -107,11 +107,14 @@ def train_run(
         load_resumable,
         read_meta,
         restore_evaluations,
+        run_writes,
         save_resumable,
         schedule_note,
+        write_error,
     )
     from spikerl.agents.finite import NonFiniteError
     from spikerl.agents.rstdp import RSTDP
+    from spikerl.core.io import atomic_write_bytes
     from spikerl.runs.evaluate import evaluate
 
     ckpt = run_dir / "checkpoints"
@@ -182,6 +185,9 @@ def train_run(
     except (CheckpointWriteError, NonFiniteError):
         failed = True  # keep the last good checkpoint: no final save
         raise
+    except OSError as exc:  # disk full while logging or evaluating
+        failed = True
+        raise write_error(exc, run_dir) from None
     finally:
         stop.uninstall()
         if not failed:
@@ -191,7 +197,8 @@ def train_run(
         if run is not None:
             run.finish()
         raise TrainingInterrupted(model.num_timesteps, ckpt)
-    model.save(run_dir / "final.zip")
+    with run_writes(run_dir):
+        model.save(run_dir / "final.zip")
     best = run_dir / "best_model.zip"
     chosen = RSTDP.load(best) if best.is_file() else model
     result = evaluate(
@@ -209,7 +216,8 @@ def train_run(
         train_seconds=round(train_s, 1),
         env_steps_per_s=round((model.num_timesteps - start_steps) / max(train_s, 1e-9), 1),
     )
-    (run_dir / "eval.json").write_text(json.dumps(result, indent=1))
+    with run_writes(run_dir):
+        atomic_write_bytes(json.dumps(result, indent=1).encode(), run_dir / "eval.json")
     if run is not None:
         import wandb
 
