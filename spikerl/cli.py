@@ -150,11 +150,13 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _check_env(name: str) -> None:
-    from spikerl.agents.envs import env_names
+    from spikerl.agents.envs import env_names, is_known_env
 
-    names = env_names()
-    if name not in names:
-        raise CLIError(f"unknown environment {name!r}; options: {', '.join(names)}")
+    if not is_known_env(name):
+        raise CLIError(
+            f"unknown environment {name!r}; options: a preset ({', '.join(env_names())}) or "
+            "a registered Gymnasium id such as Acrobot-v1 or ALE/Pong-v5"
+        )
 
 
 def _check_agent(name: str) -> None:
@@ -188,7 +190,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise CLIError("train needs --env NAME (or --resume RUN_DIR)")
         _check_agent(args.agent)
         _check_env(args.env)
-        cfg = resolve(args.env, args.agent, args.config, _overrides(args))
+        from spikerl.agents.envs import canonical_env_name
+
+        cfg = resolve(canonical_env_name(args.env), args.agent, args.config, _overrides(args))
         if cfg.device not in ("cpu", "auto"):
             raise CLIError(
                 f"device {cfg.device!r}: the R-STDP agent runs on cpu (hand-written NumPy step)"

@@ -88,8 +88,11 @@ def train_run(
             from ``_on_step`` stops training.
 
     Returns:
-        The final evaluation (``eval.json``): returns, mean/std, action distribution, the
-        model evaluated, steps and training speed.
+        The final evaluation (``eval.json``): greedy returns, mean/std and action
+        distribution of the best weights (``best_model.zip``; the final weights when there
+        was no evaluation during training), ``final``: returns and mean/std of the final
+        weights (``final.zip``) on the same episode seeds, the model evaluated, steps and
+        training speed.
 
     Raises:
         TrainingInterrupted: on SIGINT/SIGTERM (the checkpoint is saved first).
@@ -209,7 +212,15 @@ def train_run(
         cfg.seed + 5000,
         video_path=(run_dir / "episode.gif") if cfg.video or cfg.track else None,
     )
+    # The final weights are the result (a policy can collapse after its best evaluation):
+    # evaluate them too, on the same episodes' seeds.
+    final = (
+        evaluate(model, cfg.env, cfg.env_overrides, cfg.final_eval_episodes, cfg.seed + 5000)
+        if best.is_file()
+        else dict(result)
+    )
     result.update(
+        final={k: final[k] for k in ("mean_reward", "std_reward", "returns")},
         run_dir=str(run_dir),
         model="best_model.zip" if best.is_file() else "final.zip",
         timesteps=model.num_timesteps,
