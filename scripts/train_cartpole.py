@@ -2,7 +2,9 @@
 
 Usage: ``python scripts/train_cartpole.py [--seeds 0 1 2 3 4] [--timesteps 150000]``.
 Each seed trains with SB3's EvalCallback (10 greedy episodes every ``--eval-freq`` steps,
-best weights kept), then the best model is evaluated on 100 greedy episodes. Prints one
+best weights kept), then the final weights and the best model are each evaluated on 100
+greedy episodes (actions decided by the spike vote, ties by a seeded draw; the tie fraction
+is reported). Prints one
 JSON line per seed and a summary; writes a learning-curve PNG.
 """
 
@@ -17,9 +19,9 @@ import time
 import numpy as np
 from stable_baselines3.common.callbacks import EvalCallback
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.evaluation import evaluate_policy
 
 from spikerl.agents import RSTDP
+from spikerl.agents.evaluation import greedy_episodes
 from spikerl.agents.presets import parse_set, resolve
 
 
@@ -45,16 +47,21 @@ def run_seed(
     model.learn(timesteps, callback=cb)
     train_s = time.time() - t0
     best = RSTDP.load(folder / "best_model", env=env)
-    test_env = make_vec_env("CartPole-v1", n_envs=1, seed=seed + 5000)
-    rets, _ = evaluate_policy(best, test_env, n_eval_episodes=100, return_episode_rewards=True)
+    res_best = greedy_episodes(best, make_vec_env("CartPole-v1", n_envs=1, seed=seed + 5000), 100)
+    res_final = greedy_episodes(model, make_vec_env("CartPole-v1", n_envs=1, seed=seed + 5000), 100)
     ev = np.load(folder / "evaluations.npz")
     return {
         "seed": seed,
         "timesteps": timesteps,
+        "readout": str(cfg.snn.readout),
         "train_seconds": round(train_s, 1),
         "env_steps_per_s": round(timesteps / train_s),
-        "eval100_mean": float(np.mean(rets)),
-        "eval100_std": float(np.std(rets)),
+        "final_eval100_mean": res_final.mean,
+        "final_eval100_std": res_final.std,
+        "final_tie_fraction": round(res_final.tie_fraction, 4),
+        "eval100_mean": res_best.mean,
+        "eval100_std": res_best.std,
+        "best_tie_fraction": round(res_best.tie_fraction, 4),
         "best_eval10": float(ev["results"].mean(1).max()),
         "curve_steps": ev["timesteps"].tolist(),
         "curve_mean": ev["results"].mean(1).round(1).tolist(),
@@ -83,7 +90,12 @@ def main() -> None:
             {
                 "summary": "CartPole-v1 R-STDP",
                 "seeds": args.seeds,
-                "eval100_means": [r["eval100_mean"] for r in results],
+                "final_eval100_means": [r["final_eval100_mean"] for r in results],
+                "best_eval100_means": [r["eval100_mean"] for r in results],
+                "final_seeds_at_475": sum(
+                    r["final_eval100_mean"] >= 475  # type: ignore[operator]
+                    for r in results
+                ),
                 "seeds_at_475": solved,
                 "target_met": solved >= 3,
                 "random_policy_mean": 22.0,

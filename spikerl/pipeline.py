@@ -55,7 +55,9 @@ class Pipeline:
 
     Args:
         env: A ``gymnasium.Env`` or ``gymnasium.vector.VectorEnv`` (batch = num_envs).
-        learner: The agent (features = encoder, spiking network, three-factor rule).
+        learner: The agent (features = encoder, spiking network, three-factor rule): an
+            :class:`RSTDPLearner`, a :class:`~spikerl.agents.core_policy.NetworkLearner`
+            (a user's core network), or an ``RSTDP`` model (its learner is run).
         learn: Apply plasticity (False: run only).
         log_every: Steps (per env) between log records.
         log_fn: Called with each log record (e.g. ``wandb.log``).
@@ -65,13 +67,16 @@ class Pipeline:
     def __init__(
         self,
         env: gym.Env | gym.vector.VectorEnv,
-        learner: RSTDPLearner,
+        learner: RSTDPLearner | Any,
         *,
         learn: bool = True,
         log_every: int = 1000,
         log_fn: LogFn | None = None,
         lr_schedule: Callable[[float], float] | None = None,
     ) -> None:
+        inner = getattr(learner, "learner", None)  # an RSTDP model: run its learner
+        if inner is not None and hasattr(inner, "run_window"):
+            learner = inner
         self.env = env
         self.vector = isinstance(env, gym.vector.VectorEnv)
         self.n_envs = env.num_envs if isinstance(env, gym.vector.VectorEnv) else 1
@@ -92,11 +97,11 @@ class Pipeline:
         """Observations -> input firing probabilities ``[B, F]``."""
         return self.learner.features(obs)
 
-    def simulate(self, phi: np.ndarray) -> StepOutput:
+    def simulate(self, phi: np.ndarray) -> StepOutput | Any:
         """Run the spiking window (and accumulate eligibility when learning)."""
         return self.learner.run_window(phi, deterministic=not self.learn, learn=self.learn)
 
-    def decode(self, out: StepOutput) -> np.ndarray:
+    def decode(self, out: StepOutput | Any) -> np.ndarray:
         """Spikes -> actions (population with the most spikes)."""
         return out.actions
 

@@ -7,11 +7,12 @@ import numpy as np
 import torch
 
 from spikerl.agents import GaussianFields, LearnConfig, RSTDPLearner, SNNConfig, SpikingActorCritic
+from spikerl.agents.presets import load_agent_preset
 from spikerl.pipeline import DatasetPipeline, Pipeline
 
 
 def _learner(n: int, seed: int = 0) -> RSTDPLearner:
-    f = GaussianFields()
+    f = GaussianFields(load_agent_preset("rstdp", "CartPole").features)
     net = SpikingActorCritic(f.n_features, 2, SNNConfig(), torch.Generator().manual_seed(seed))
     return RSTDPLearner(net, f, LearnConfig(), n, np.random.default_rng(seed))
 

@@ -26,10 +26,34 @@ def env_names() -> list[str]:
     return list_presets()
 
 
+def canonical_env_name(name: str) -> str:
+    """The preset short name for a Gymnasium id that has a preset (``"CartPole-v1"`` ->
+    ``"CartPole"``), so that its agent preset applies; other names are returned as given."""
+    from spikerl.envs import load_recipe
+
+    if name in env_names():
+        return name
+    try:
+        recipe = load_recipe(name)
+    except ValueError:
+        return name
+    return recipe.name if recipe.name in env_names() else name
+
+
+def is_known_env(name: str) -> bool:
+    """A preset short name or a registered Gymnasium id (``ALE/...`` ids included)."""
+    from spikerl.envs.make import gym_id_recipe
+
+    return name in env_names() or gym_id_recipe(name) is not None
+
+
 def make_agent_env_fn(
     name: str, overrides: dict[str, Any] | None = None, render_mode: str | None = None
 ) -> gym.Env:
-    """One environment for short name ``name`` (see :func:`env_names`).
+    """One environment for a short name (see :func:`env_names`) or a Gymnasium id.
+
+    A ``Box`` action space is offered as ``Discrete`` bins (:class:`~spikerl.envs.BinnedActions`,
+    ``recipe.action_bins`` per dimension) for the agents' vote decoders.
 
     Raises:
         ValueError: unknown name (the message lists the options).
@@ -44,7 +68,12 @@ def make_agent_env_fn(
         kwargs["max_episode_steps"] = recipe.max_episode_steps
     a = recipe.atari
     if a is None:
-        return gym.make(recipe.id, render_mode=render_mode, **kwargs)
+        env0 = gym.make(recipe.id, render_mode=render_mode, **kwargs)
+        if isinstance(env0.action_space, gym.spaces.Box):
+            from spikerl.envs.actions import BinnedActions
+
+            return BinnedActions(env0, recipe.action_bins)
+        return env0
     import ale_py
 
     from spikerl.envs.atari import ExactALEPickle, FireResetWrapper, StallGuard

@@ -27,20 +27,26 @@ class FeatureMap:
 
 
 @dataclass(frozen=True)
+class AutoFeaturesConfig:
+    """Choose the encoder from the observation space (see ``make_features``)."""
+
+
+@dataclass(frozen=True)
 class GaussianFieldsConfig:
     """Gaussian receptive fields per state dimension, with optional conjunctive pairs.
 
     Attributes:
-        low: Lower end of each state dimension's range (values are clipped to it).
-        high: Upper end of each dimension's range.
+        low: Lower end of each state dimension's range (values are clipped to it); None
+            takes the observation space's bounds (see :func:`resolve_bounds`).
+        high: Upper end of each dimension's range (None: the space's bounds).
         n_centres: Receptive fields per dimension, evenly spaced over ``[low, high]``.
         width: Field standard deviation as a fraction of the centre spacing.
         pair_centres: Fields per dimension in the 2-D conjunctive grids (0: no pairs).
         bias: Append one always-on feature.
     """
 
-    low: Sequence[float] = (-2.4, -3.0, -0.21, -3.5)
-    high: Sequence[float] = (2.4, 3.0, 0.21, 3.5)
+    low: Sequence[float] | None = None
+    high: Sequence[float] | None = None
     n_centres: int = 7
     width: float = 0.6
     pair_centres: int = 5
@@ -52,15 +58,17 @@ class GaussianFields(FeatureMap):
     """Population coding: ``phi_k(x) = exp(-(x_d - c_k)^2 / (2 s^2))`` per dimension ``d``.
 
     Conjunctive features are products of two dimensions' fields on a coarser grid
-    (``pair_centres`` per dimension, for every pair of dimensions).
+    (``pair_centres`` per dimension, for every pair of dimensions). Dimensions whose range is
+    unbounded (``squash``) are first mapped to ``x / (1 + |x|)`` in ``(-1, 1)``.
     """
 
     config: GaussianFieldsConfig = field(default_factory=GaussianFieldsConfig)
+    space: Any = None
 
     def __post_init__(self) -> None:
         c = self.config
-        self.low = np.asarray(c.low, dtype=np.float64)
-        self.high = np.asarray(c.high, dtype=np.float64)
+        low, high, squash = resolve_bounds(c.low, c.high, self.space)
+        self.low, self.high, self.squash = low, high, squash
         if self.low.shape != self.high.shape or bool((self.high <= self.low).any()):
             raise ValueError("GaussianFields: low and high must match in length and low < high")
         self.n_dims = int(self.low.size)
@@ -77,6 +85,13 @@ class GaussianFields(FeatureMap):
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         """Map ``[B, D]`` observations to ``[B, F]`` features."""
         x = np.asarray(obs, dtype=np.float64).reshape(len(obs), -1)
+        if x.shape[1] != self.n_dims:
+            raise ValueError(
+                f"GaussianFields: expected observations of {self.n_dims} values, got shape "
+                f"{list(np.shape(obs))}"
+            )
+        if self.squash.any():
+            x = np.where(self.squash, x / (1.0 + np.abs(x)), x)
         b = x.shape[0]
         u = np.clip((x - self.low) / (self.high - self.low), 0.0, 1.0)[:, :, None]
         parts = [np.exp(-0.5 * ((u - self._c1) / self._s1) ** 2).reshape(b, -1)]
@@ -85,6 +100,173 @@ class GaussianFields(FeatureMap):
             parts.append((g[:, self._pi, :, None] * g[:, self._pj, None, :]).reshape(b, -1))
         if self.config.bias:
             parts.append(np.ones((b, 1)))
+        return np.concatenate(parts, axis=1)
+
+
+def resolve_bounds(
+    low: Sequence[float] | None, high: Sequence[float] | None, space: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-dimension ranges ``(low, high, squash)`` of a flat ``Box`` observation.
+
+    Declared ``low``/``high`` win. Otherwise the space's bounds are used where finite; an
+    unbounded dimension is ``squash``-ed: ``x / (1 + |x|)`` maps it into ``(-1, 1)``, which
+    becomes its range. Only the space's shape and bounds are read.
+
+    Raises:
+        ValueError: if neither declared ranges nor a flat ``Box`` space are given.
+    """
+    from gymnasium import spaces
+
+    if low is not None and high is not None:
+        lo = np.asarray(low, dtype=np.float64)
+        hi = np.asarray(high, dtype=np.float64)
+        return lo, hi, np.zeros(lo.shape, dtype=bool)
+    if not isinstance(space, spaces.Box) or len(space.shape) != 1:
+        raise ValueError(
+            "GaussianFields: declare features.low and features.high, or give a flat Box "
+            f"observation space to take them from (got {space!r})"
+        )
+    lo = np.array(space.low if low is None else low, dtype=np.float64)
+    hi = np.array(space.high if high is None else high, dtype=np.float64)
+    squash = ~(np.isfinite(lo) & np.isfinite(hi))
+    lo[squash] = -1.0
+    hi[squash] = 1.0
+    return lo, hi, squash
+
+
+@dataclass(frozen=True)
+class OneHotConfig:
+    """One feature per state of a ``Discrete`` observation space.
+
+    Attributes:
+        bias: Append one always-on feature.
+    """
+
+    bias: bool = True
+
+
+@dataclass
+class OneHot(FeatureMap):
+    """``phi_k(s) = [s == start + k]`` for ``Discrete(n, start)`` observations, plus a bias."""
+
+    config: OneHotConfig = field(default_factory=OneHotConfig)
+    space: Any = None
+
+    def __post_init__(self) -> None:
+        from gymnasium import spaces
+
+        if not isinstance(self.space, spaces.Discrete):
+            raise ValueError(f"OneHot features need a Discrete observation space, got {self.space}")
+        self.n = int(self.space.n)
+        self.start = int(self.space.start)
+        self.n_features = self.n + int(self.config.bias)
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        """Map ``[B]`` states to ``[B, n (+1)]`` one-hot rows."""
+        s = np.asarray(obs).reshape(-1).astype(np.int64) - self.start
+        if ((s < 0) | (s >= self.n)).any():
+            raise ValueError(f"OneHot: states outside [{self.start}, {self.start + self.n})")
+        out = np.zeros((s.shape[0], self.n_features))
+        out[np.arange(s.shape[0]), s] = 1.0
+        if self.config.bias:
+            out[:, -1] = 1.0
+        return out
+
+
+@dataclass(frozen=True)
+class PixelGridConfig:
+    """Generic pixel features: foreground occupancy and ON/OFF motion on a coarse grid.
+
+    Attributes:
+        rows: Grid rows (the frame's height is split into this many bands).
+        cols: Grid columns.
+        threshold: A pixel is foreground where it differs from the frame's background
+            value (its most common value) by more than this fraction of the value range.
+        motion: Add ON (newly foreground) and OFF (no longer foreground) channels from the
+            last two stacked frames (needs ``frame_stack >= 2``).
+        bias: Append one always-on feature.
+    """
+
+    rows: int = 7
+    cols: int = 20
+    threshold: float = 0.04
+    motion: bool = True
+    bias: bool = True
+
+
+@dataclass
+class PixelGrid(FeatureMap):
+    """Occupancy and motion of a grey frame (or stack of frames) on a ``rows x cols`` grid.
+
+    Knows only the frame's shape and value range (``Box`` bounds), never a game: with
+    ``f(x) = |x - mode(x)| > threshold (high - low)`` the foreground of a frame ``x``,
+
+        occ[r, c] = max over the cell's pixels of f(x_last)
+        on[r, c]  = max over the cell of f(x_last) and not f(x_prev)
+        off[r, c] = max over the cell of f(x_prev) and not f(x_last)
+
+    Features: ``occ`` (and ``on``, ``off`` with ``motion``) flattened, plus a bias.
+    """
+
+    config: PixelGridConfig = field(default_factory=PixelGridConfig)
+    space: Any = None
+
+    def __post_init__(self) -> None:
+        from gymnasium import spaces
+
+        c = self.config
+        if not isinstance(self.space, spaces.Box) or len(self.space.shape) not in (2, 3):
+            raise ValueError(
+                f"PixelGrid needs grey frames [H, W] or stacks [k, H, W], got {self.space}"
+            )
+        shape = self.space.shape
+        self.stack = int(shape[0]) if len(shape) == 3 else 1
+        self.h, self.w = int(shape[-2]), int(shape[-1])
+        if not (1 <= c.rows <= self.h and 1 <= c.cols <= self.w):
+            raise ValueError(f"PixelGrid: grid {c.rows}x{c.cols} does not fit frames {shape}")
+        lo = float(np.min(self.space.low))
+        hi = float(np.max(self.space.high))
+        self.cut = c.threshold * (hi - lo)
+        self.use_motion = c.motion and self.stack >= 2
+        self._r0 = np.linspace(0, self.h, c.rows + 1).astype(np.int64)[:-1]
+        self._c0 = np.linspace(0, self.w, c.cols + 1).astype(np.int64)[:-1]
+        cells = c.rows * c.cols
+        self.n_features = cells * (3 if self.use_motion else 1) + int(c.bias)
+
+    def _foreground(self, frames: np.ndarray) -> np.ndarray:
+        """``[B, H, W]`` frames -> boolean foreground (distance from each frame's mode)."""
+        b = frames.shape[0]
+        flat = frames.reshape(b, -1)
+        mode = np.empty(b, dtype=np.float64)
+        for i, row in enumerate(flat):
+            if flat.dtype == np.uint8:
+                mode[i] = np.bincount(row, minlength=256).argmax()
+            else:
+                vals, cnt = np.unique(row, return_counts=True)
+                mode[i] = vals[cnt.argmax()]
+        diff = np.abs(flat.astype(np.float64) - mode[:, None])
+        return (diff > self.cut).reshape(frames.shape)
+
+    def _pool(self, mask: np.ndarray) -> np.ndarray:
+        """Max over each grid cell: ``[B, H, W]`` -> ``[B, rows * cols]``."""
+        m = mask.astype(np.uint8)
+        m = np.maximum.reduceat(m, self._r0, axis=1)
+        m = np.maximum.reduceat(m, self._c0, axis=2)
+        return m.reshape(m.shape[0], -1).astype(np.float64)
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        """Map ``[B, (k,) H, W]`` frames to ``[B, F]`` features."""
+        x = np.asarray(obs)
+        want = (self.stack, self.h, self.w) if self.stack > 1 else (self.h, self.w)
+        if x.shape[1:] != want:
+            raise ValueError(f"PixelGrid: expected frames [B, {list(want)}], got {list(x.shape)}")
+        last = self._foreground(x[:, -1] if self.stack > 1 else x)
+        parts = [self._pool(last)]
+        if self.use_motion:
+            prev = self._foreground(x[:, -2])
+            parts += [self._pool(last & ~prev), self._pool(prev & ~last)]
+        if self.config.bias:
+            parts.append(np.ones((x.shape[0], 1)))
         return np.concatenate(parts, axis=1)
 
 

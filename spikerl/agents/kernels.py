@@ -6,7 +6,7 @@ NumPy (about 0.35 ms at ``T = 4``, ``F = 134``, ``N = 32``: more than the emulat
 
 * :func:`window_kernel`: the actor's window (:meth:`SpikingActorCritic.step
   <spikerl.agents.network.SpikingActorCritic.step>`): input spikes, currents, the silent
-  gap, the LIF scan with lateral inhibition, population counts and actions, the pre- and
+  gap, the LIF scan with lateral inhibition, population spike counts, the pre- and
   post-synaptic traces and the window's STDP pair sum ``Z``;
 * :func:`update_kernel`: the three-factor update (:meth:`RSTDPLearner.update
   <spikerl.agents.learner.RSTDPLearner.update>`): critic values, TD error, critic
@@ -90,8 +90,6 @@ def update_kernel() -> Any:
 
 @functools.cache
 def _compile_window() -> Any:
-    import math
-
     import numba
     import numpy as np
 
@@ -130,13 +128,11 @@ def _compile_window() -> Any:
         stochastic = uniform.shape[0] > 0
         spikes = np.zeros((t_n, b_n, n_n))
         counts = np.zeros((b_n, a_n))
-        drive = np.zeros((b_n, a_n))
         z = np.zeros((b_n, f_n, n_n)) if learn else np.zeros((0, 0, 0))
         v_out = np.empty((b_n, n_n))
         prev_out = np.empty((b_n, n_n))
         xpre_out = np.empty((b_n, f_n))
         xpost_out = np.empty((b_n, n_n))
-        actions = np.zeros(b_n, dtype=np.int64)
         rate = np.zeros(b_n)
         p = np.empty(f_n)
         s_in = np.empty(f_n)
@@ -196,7 +192,6 @@ def _compile_window() -> Any:
                 for n in range(n_n):
                     inh = -w_inh * (tot - pop_count[n // n_per])
                     vn = v[n] * decay + cur[n] + inh
-                    drive[b, n // n_per] += cur[n]
                     if vn >= thr:
                         v[n] = reset
                         prev[n] = 1.0
@@ -230,12 +225,6 @@ def _compile_window() -> Any:
                     m = m / n_n
                     for n in range(n_n):
                         z[b, f, n] -= m
-            best = -1e300
-            for a in range(a_n):
-                score = counts[b, a] + 1e-3 * math.tanh(drive[b, a] / 100.0)
-                if score > best:
-                    best = score
-                    actions[b] = a
             rate[b] = n_spk / (t_n * n_n)
             for n in range(n_n):
                 v_out[b, n] = v[n]
@@ -243,7 +232,7 @@ def _compile_window() -> Any:
                 xpost_out[b, n] = x_post[n]
             for f in range(f_n):
                 xpre_out[b, f] = x_pre[f]
-        return actions, counts, z, rate, spikes, v_out, prev_out, xpre_out, xpost_out
+        return counts, z, rate, spikes, v_out, prev_out, xpre_out, xpost_out
 
     return window
 

@@ -10,8 +10,10 @@ the whole window, then a scan of the neurons)::
     v[t]   = v_rest + (v[t-1] - v_rest) * exp(-dt / tau_mem) + I[t]           (mV)
     s[t]   = v[t] >= v_thresh;  v[t] <- v_reset where s[t]
 
-The action is the population with the most spikes in the window (ties broken by the
-mean input drive).
+The action is what the declared decoder (:mod:`spikerl.decoders.vote`) reads from the
+action populations: by default the population with the most spikes in the window, ties
+broken by a seeded uniform draw (never by input currents); ``readout="potential"`` reads the
+summed membrane potentials at the end of the window instead.
 
 Plasticity (MSTDPET, Florian 2007; window mode): STDP pairs in the window give
 
@@ -40,6 +42,7 @@ import torch
 from torch import nn
 
 from spikerl.agents.kernels import window_kernel, window_params
+from spikerl.decoders.vote import Decision, Readout, group_scores, vote
 
 
 class Modulation(StrEnum):
@@ -78,6 +81,9 @@ class SNNConfig:
             spikes are delivered, then potentials and traces decay without input for
             ``gap`` ms. It stops a winning population from carrying over into the next
             decision (hysteresis); 0 chains the windows back to back.
+        readout: What the decoder reads from each action population: spike ``counts``
+            (ties broken by a seeded draw) or the summed membrane ``potential`` at the end
+            of the window.
     """
 
     n_per_action: int = 8
@@ -100,6 +106,7 @@ class SNNConfig:
     wmin: float = -20.0
     wmax: float = 20.0
     gap: float = 100.0
+    readout: Readout = Readout.COUNTS
 
 
 @dataclass(frozen=True)
@@ -169,6 +176,8 @@ class StepOutput(NamedTuple):
         z: STDP pair sum of the window ``[B, F, N]`` (empty when not learning).
         rate: Mean firing rate of the action neurons (spikes per neuron per step) ``[B]``.
         spikes: Action spikes of the window ``[T, B, N]``.
+        tied: True where the best score was shared and a seeded draw decided ``[B]``.
+        margin: Best minus second-best score of the readout ``[B]``.
     """
 
     actions: np.ndarray
@@ -176,6 +185,8 @@ class StepOutput(NamedTuple):
     z: np.ndarray
     rate: np.ndarray
     spikes: np.ndarray
+    tied: np.ndarray
+    margin: np.ndarray
 
 
 class SpikingActorCritic(nn.Module):
@@ -317,7 +328,7 @@ class SpikingActorCritic(nn.Module):
             noise = empty
         else:
             noise = rng.normal(0.0, c.noise_std, (t_steps, b, self.n_neurons))
-        actions, counts, z, rate, spikes, v, prev, x_pre, x_post = kernel(
+        counts, z, rate, spikes, v, prev, x_pre, x_post = kernel(
             np.ascontiguousarray(phi, dtype=np.float64),
             uniform,
             noise,
@@ -329,8 +340,18 @@ class SpikingActorCritic(nn.Module):
             self._window_params,
             learn,
         )
-        out = StepOutput(actions, counts, z if learn else np.zeros(0), rate, spikes)
+        d = self.decide(counts, v, rng)
+        out = StepOutput(
+            d.actions, counts, z if learn else np.zeros(0), rate, spikes, d.tied, d.margin
+        )
         return out, ActorState(v=v, spikes=prev, x_pre=x_pre, x_post=x_post)
+
+    def decide(self, counts: np.ndarray, v_end: np.ndarray, rng: np.random.Generator) -> Decision:
+        """The decoder's decision from the window's counts ``[B, A]`` and end potentials
+        ``[B, N]``; draws one uniform number per environment for ties (after the window's
+        own draws)."""
+        scores = group_scores(self.snn.readout, counts, v_end, self.snn.n_per_action)
+        return vote(scores, np.asarray(rng.random(counts.shape[0])))
 
     def _check_inputs(self, phi: np.ndarray, state: ActorState) -> None:
         """Raise ``ValueError`` unless ``phi`` is ``[B, F]`` and ``state`` matches it (the
@@ -385,8 +406,6 @@ class SpikingActorCritic(nn.Module):
             prev = s.astype(np.float64)
             spikes[t] = prev
         counts = spikes.sum(0).reshape(b, self.n_actions, c.n_per_action).sum(-1)
-        drive = cur.sum(0).reshape(b, self.n_actions, c.n_per_action).sum(-1)
-        actions = (counts + 1e-3 * np.tanh(drive / 100.0)).argmax(axis=1)
         x_pre = (self._kpre @ s_in.reshape(t_steps, -1)).reshape(t_steps, b, f)
         x_pre += self._ppre[:, None, None] * x_pre_in
         x_post = (self._kpost @ spikes.reshape(t_steps, -1)).reshape(spikes.shape)
@@ -402,4 +421,5 @@ class SpikingActorCritic(nn.Module):
             z = np.zeros(0)
         new_state = ActorState(v=v, spikes=prev, x_pre=x_pre[-1], x_post=x_post[-1])
         rate = spikes.sum(axis=(0, 2)) / (t_steps * self.n_neurons)
-        return StepOutput(actions, counts, z, rate, spikes), new_state
+        d = self.decide(counts, v, rng)
+        return StepOutput(d.actions, counts, z, rate, spikes, d.tied, d.margin), new_state

@@ -18,7 +18,13 @@ from typing import Any
 
 import yaml
 
-from spikerl.agents.features import BreakoutFieldsConfig, GaussianFieldsConfig
+from spikerl.agents.features import (
+    AutoFeaturesConfig,
+    BreakoutFieldsConfig,
+    GaussianFieldsConfig,
+    OneHotConfig,
+    PixelGridConfig,
+)
 from spikerl.agents.rstdp import FeatureConfig, RSTDPConfig
 from spikerl.agents.validation import check_number, yaml_number_hint
 
@@ -27,8 +33,11 @@ class ConfigError(ValueError):
     """A malformed configuration: names the offending key."""
 
 
-FEATURE_KINDS: dict[str, type[GaussianFieldsConfig] | type[BreakoutFieldsConfig]] = {
+FEATURE_KINDS: dict[str, type[Any]] = {
+    "auto": AutoFeaturesConfig,
     "gaussian": GaussianFieldsConfig,
+    "onehot": OneHotConfig,
+    "pixels": PixelGridConfig,
     "breakout": BreakoutFieldsConfig,
 }
 AGENTS = ("rstdp",)
@@ -92,14 +101,14 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
     origin = typing.get_origin(tp)
     if tp is FeatureConfig or (
         origin in (typing.Union, types.UnionType)
-        and any(t in (GaussianFieldsConfig, BreakoutFieldsConfig) for t in typing.get_args(tp))
+        and any(t in FEATURE_KINDS.values() for t in typing.get_args(tp))
     ):
         if is_dataclass(value):
             return value
         if not isinstance(value, dict):
             raise ConfigError(f"{path}: expected a mapping with 'kind', got {value!r}")
         data = dict(value)
-        kind = data.pop("kind", "gaussian")
+        kind = data.pop("kind", "auto")
         if kind not in FEATURE_KINDS:
             raise ConfigError(f"{path}.kind: unknown {kind!r}; options: {sorted(FEATURE_KINDS)}")
         return build(FEATURE_KINDS[kind], data, path)

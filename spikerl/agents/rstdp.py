@@ -49,7 +49,11 @@ from spikerl.agents.network import (
 SelfRSTDP = TypeVar("SelfRSTDP", bound="RSTDP")
 
 FeatureConfig = (
-    AutoFeaturesConfig | GaussianFieldsConfig | OneHotConfig | PixelGridConfig | BreakoutFieldsConfig
+    AutoFeaturesConfig
+    | GaussianFieldsConfig
+    | OneHotConfig
+    | PixelGridConfig
+    | BreakoutFieldsConfig
 )
 
 
@@ -106,7 +110,6 @@ class SpikingPolicy(BasePolicy):
         snn: SNNConfig | None = None,
         features: FeatureConfig | None = None,
         seed: int = 0,
-        **_: Any,
     ) -> None:
         super().__init__(observation_space, action_space)
         if not isinstance(action_space, spaces.Discrete):
@@ -222,7 +225,8 @@ class RSTDP(BaseAlgorithm):
     """
 
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {"SpikingPolicy": SpikingPolicy}
-    policy: SpikingPolicy
+    policy: SpikingPolicy  # or a NetworkPolicy (policy_kwargs with network=...)
+    learner: RSTDPLearner  # or a NetworkLearner, with the same act/update interface
 
     def __init__(
         self,
@@ -278,15 +282,50 @@ class RSTDP(BaseAlgorithm):
 
     def _setup_model(self) -> None:
         kwargs = dict(self.policy_kwargs)
-        kwargs.update(snn=self.config.snn, features=self.config.features, seed=self.seed or 0)
-        policy = self.policy_class(self.observation_space, self.action_space, **kwargs)
-        assert isinstance(policy, SpikingPolicy)
-        self.policy = policy
+        seed = self.seed or 0
+        if "network" in kwargs:
+            from spikerl.agents.core_policy import NETWORK_POLICY_KWARGS, NetworkPolicy
+
+            unknown = sorted(set(kwargs) - NETWORK_POLICY_KWARGS)
+            if unknown:
+                raise ValueError(
+                    f"policy_kwargs: unknown key(s) {unknown} for a network policy; valid: "
+                    f"{sorted(NETWORK_POLICY_KWARGS)}"
+                )
+            self.policy = NetworkPolicy(  # type: ignore[assignment]
+                self.observation_space, self.action_space, seed=seed, **kwargs
+            )
+        else:
+            unknown = sorted(set(kwargs) - {"snn", "features"})
+            if unknown:
+                raise ValueError(
+                    f"policy_kwargs: unknown key(s) {unknown}; valid: 'snn', 'features' (they "
+                    "replace config.snn / config.features), or network=, encoder=, decoder=, "
+                    "plastic= for a policy made of a core Network"
+                )
+            snn = kwargs.get("snn", self.config.snn)
+            features = kwargs.get("features", self.config.features)
+            if not isinstance(snn, SNNConfig):
+                raise TypeError(f"policy_kwargs['snn'] must be an SNNConfig, got {snn!r}")
+            self.config = RSTDPConfig(snn, self.config.learn, features, self.config.log_every)
+            self.config_dict = _plain(self.config)
+            policy = self.policy_class(
+                self.observation_space, self.action_space, snn=snn, features=features, seed=seed
+            )
+            assert isinstance(policy, SpikingPolicy)
+            self.policy = policy
         self.learning_rate = self.config.learn.lr_actor
         self.lr_schedule = lambda _: self.config.learn.lr_actor
         self._make_learner()
 
     def _make_learner(self) -> None:
+        from spikerl.agents.core_policy import NetworkLearner, NetworkPolicy
+
+        if isinstance(self.policy, NetworkPolicy):
+            self.learner = NetworkLearner(  # type: ignore[assignment]
+                self.policy, self.config.learn, self.n_envs, self.seed or 0
+            )
+            return
         saved = getattr(self, "_learner_state", None)
         rng = np.random.default_rng((self.seed or 0) + 104729)
         self.learner = RSTDPLearner(
@@ -460,22 +499,31 @@ class RSTDP(BaseAlgorithm):
         self.logger.record("time/time_elapsed", int(elapsed), exclude="tensorboard")
         self.logger.record("time/total_timesteps", self.num_timesteps, exclude="tensorboard")
         last = self.learner.last
+        network_mode = not isinstance(self.policy, SpikingPolicy)
         if last is not None:
             snn = self.config.snn
             self.logger.record("snn/firing_rate/actions", float(last.rate.mean()))
-            per_pop = last.counts.mean(axis=0) / (snn.sim_steps * snn.n_per_action)
-            for i, r in enumerate(per_pop):
-                self.logger.record(f"snn/firing_rate/action_{i}", float(r))
+            if not network_mode:
+                per_pop = last.counts.mean(axis=0) / (snn.sim_steps * snn.n_per_action)
+                for i, r in enumerate(per_pop):
+                    self.logger.record(f"snn/firing_rate/action_{i}", float(r))
             phi = self.learner._phi
             if phi is not None:
-                rate_in = float(np.clip(phi * snn.input_rate, 0.0, 1.0).mean())
+                scale = 1.0 if network_mode else snn.input_rate
+                rate_in = float(np.clip(phi * scale, 0.0, 1.0).mean())
                 self.logger.record("snn/firing_rate/input", rate_in)
             self.logger.record("snn/action_counts_mean", float(last.counts.mean()))
         self.logger.record("snn/tie_fraction", tie_fraction)
         self.logger.record("snn/decision_margin", margin)
         self.logger.record("rstdp/modulation", modulation)
         self.logger.record("rstdp/mean_abs_dw", mean_abs_dw)
-        self.logger.record("rstdp/weight_mean_abs", float(np.abs(self.policy.net.w_np).mean()))
+        if network_mode:
+            for p in getattr(self.learner, "plasticities", []):
+                w = p.projection.weight.detach()
+                name = f"{p.source}->{p.target}"
+                self.logger.record(f"rstdp/weight_mean_abs/{name}", float(w.abs().mean()))
+        else:
+            self.logger.record("rstdp/weight_mean_abs", float(np.abs(self.policy.net.w_np).mean()))
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.dump(step=self.num_timesteps)
 

@@ -20,9 +20,11 @@ from spikerl.decoders.first_spike import FirstToSpikeDecoder
 from spikerl.decoders.labels import all_activity, assign_labels, proportion_weighting
 from spikerl.decoders.multinomial import MultinomialDecoder
 from spikerl.decoders.softmax import SoftmaxDecoder
+from spikerl.decoders.vote import Decision, Readout, group_scores, vote
 
 __all__ = [
     "ArgmaxDecoder",
+    "Decision",
     "Decoder",
     "DiscreteDecoder",
     "EpsilonGreedyDecoder",
@@ -30,13 +32,16 @@ __all__ = [
     "MultinomialDecoder",
     "PopulationActionDecoder",
     "PopulationVoteDecoder",
+    "Readout",
     "SoftmaxDecoder",
     "TieBreak",
     "all_activity",
     "assign_labels",
     "check_spikes",
     "group_counts",
+    "group_scores",
     "pick_max",
     "proportion_weighting",
     "spike_counts",
+    "vote",
 ]

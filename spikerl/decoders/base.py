@@ -59,8 +59,14 @@ def pick_max(scores: Tensor, tie_break: TieBreak, generator: torch.Generator | N
     """Index ``[B]`` of the maximum of ``scores [B, k]``, ties broken by ``tie_break``."""
     if tie_break is TieBreak.FIRST:
         return scores.argmax(-1)
+    # the floor(u m)-th of the m tied maxima, u ~ U[0, 1) from the generator (the same rule
+    # as spikerl.decoders.vote on NumPy arrays)
     is_max = scores == scores.max(-1, keepdim=True).values
-    return torch.multinomial(is_max.to(torch.float32), 1, generator=generator).squeeze(-1)
+    m = is_max.sum(-1)
+    u = torch.rand(scores.shape[:-1], generator=generator, device=scores.device)
+    pick = torch.minimum((u * m).long(), m - 1)
+    rank = is_max.long().cumsum(-1) - 1
+    return (is_max & (rank == pick.unsqueeze(-1))).long().argmax(-1)
 
 
 class Decoder(nn.Module, ABC):

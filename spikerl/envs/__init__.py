@@ -4,6 +4,7 @@
 ``(T, *encoder.output_shape)`` and whose actions are output spikes ``(T, n)``.
 """
 
+from spikerl.envs.actions import BinnedActions
 from spikerl.envs.atari import ExactALEPickle, FireResetWrapper, StallGuard, action_index
 from spikerl.envs.components import build_decoder, build_encoder
 from spikerl.envs.make import list_presets, load_recipe, make_base_env, make_env, make_vec_env
@@ -22,6 +23,7 @@ from spikerl.envs.validation import observation_tensor
 
 __all__ = [
     "AtariSettings",
+    "BinnedActions",
     "DecoderKind",
     "DecoderSpec",
     "EncoderKind",

@@ -38,11 +38,57 @@ def load_recipe(name_or_recipe: str | Path | EnvRecipe) -> EnvRecipe:
             f"expected a preset name, YAML path or EnvRecipe, got {type(name_or_recipe).__name__}"
         )
     files = preset_files(PresetKind.ENVS)
-    if name_or_recipe not in files:
+    if name_or_recipe in files:
+        return EnvRecipe.from_yaml(files[name_or_recipe])
+    recipe = gym_id_recipe(name_or_recipe)
+    if recipe is None:
         raise ValueError(
-            f"unknown environment preset {name_or_recipe!r}; available: {', '.join(files)}"
+            f"unknown environment {name_or_recipe!r}: neither a preset ({', '.join(files)}) "
+            "nor a registered Gymnasium id (e.g. 'Acrobot-v1', 'ALE/Pong-v5')"
         )
-    return EnvRecipe.from_yaml(files[name_or_recipe])
+    return recipe
+
+
+def gym_id_recipe(env_id: str) -> EnvRecipe | None:
+    """A recipe for any registered Gymnasium id without a preset, or None if unregistered.
+
+    A preset whose ``id`` is ``env_id`` wins (``"CartPole-v1"`` gives the CartPole preset).
+    Otherwise the encoder and decoder are chosen from the spaces when the env is built
+    (population coding; vote or binned actions), and ALE ids get the v5 protocol with
+    AtariPreprocessing defaults (no FIRE wrappers: a game that needs FIRE to start should
+    get a preset).
+    """
+    from spikerl.envs.recipe import (
+        AtariSettings,
+        DecoderKind,
+        DecoderSpec,
+        EncoderKind,
+        EncoderSpec,
+    )
+
+    for path in preset_files(PresetKind.ENVS).values():
+        recipe = EnvRecipe.from_yaml(path)
+        if recipe.id == env_id:
+            return recipe
+    if env_id.startswith("ALE/"):
+        _register_ale()
+    if env_id not in gym.registry:
+        return None
+    atari = AtariSettings() if env_id.startswith("ALE/") else None
+    make_kwargs: dict[str, Any] = (
+        {"frameskip": 1, "repeat_action_probability": 0.25, "full_action_space": False}
+        if atari is not None
+        else {}
+    )
+    return EnvRecipe(
+        name=env_id,
+        id=env_id,
+        encoder=EncoderSpec(EncoderKind.POISSON if atari else EncoderKind.POPULATION),
+        decoder=DecoderSpec(DecoderKind.POPULATION_VOTE),
+        make_kwargs=make_kwargs,
+        atari=atari,
+        description=f"generic recipe for the Gymnasium id {env_id}",
+    )
 
 
 def _register_ale() -> None:

@@ -129,6 +129,8 @@ class EnvRecipe:
         max_episode_steps: TimeLimit override (None = the env's default).
         atari: Atari preprocessing, or None for non-Atari envs.
         description: Free text.
+        action_bins: Bins per dimension when a ``Box`` action space is offered to a vote
+            decoder as discrete actions (:class:`~spikerl.envs.BinnedActions`).
     """
 
     name: str
@@ -141,6 +143,7 @@ class EnvRecipe:
     max_episode_steps: int | None = None
     atari: AtariSettings | None = None
     description: str = ""
+    action_bins: int = 9
 
     @property
     def is_atari(self) -> bool:

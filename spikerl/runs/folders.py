@@ -13,7 +13,8 @@ from spikerl.core.io import atomic_write
 
 def run_dir_name(cfg: Any, stamp: str) -> str:
     """``<env>__<agent>__<seed>__<stamp>`` of a :class:`~spikerl.agents.presets.TrainConfig`."""
-    return f"{cfg.env}__{cfg.agent}__{cfg.seed}__{stamp}"
+    env = str(cfg.env).replace("/", "-")  # Gymnasium ids such as ALE/Pong-v5
+    return f"{env}__{cfg.agent}__{cfg.seed}__{stamp}"
 
 
 def write_config(cfg: Any, run_dir: Path) -> None:

@@ -1,0 +1,333 @@
+"""A policy made of parts: a user's core ``Network``, an encoder, a decoder, plastic projections.
+
+``RSTDP("SpikingPolicy", env, policy_kwargs=dict(network=net, encoder=enc, decoder=dec,
+plastic=["input->hidden", "hidden->action"]))`` trains any :class:`spikerl.core.Network`
+(any number of layers, lateral connections, any core neuron model) with the toolkit's own
+pieces and nothing private:
+
+* the encoder (:mod:`spikerl.encoders`) turns an observation batch ``[B, *obs]`` into input
+  spikes ``[T, B, n_in]`` for the population ``input``;
+* the network runs the window (``Network.run``: its window or stepwise backend) with one
+  :class:`~spikerl.learning.Plasticity` binding of :class:`~spikerl.learning.MSTDPET` per
+  plastic projection (window mode), which accumulates each synapse's eligibility ``z``;
+* the decoder (:mod:`spikerl.decoders`) reads the action population ``output`` (spike
+  counts per action group, ties by a seeded draw);
+* a linear TD(lambda) critic on the input firing rates ``f = mean_t s_in[t]`` gives the
+  third factor ``delta = r + gamma V(s') - V(s)``, ``V(s) = w_c . f(s)``, credited to every
+  plastic projection by ``Plasticity.deliver(lr * delta)`` (``dw = gamma_rule dt lr delta z``).
+
+The critic is updated by ``z_c <- gamma lam_critic z_c + f``,
+``w_c += lr_critic delta z_c / max(sum f, 1e-8)`` (batch mean). All draws come from one
+``torch.Generator`` seeded by the agent.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from stable_baselines3.common.policies import BasePolicy
+
+from spikerl.agents.network import LearnConfig, Modulation
+from spikerl.core.network import Network, NetworkState
+from spikerl.decoders.base import DiscreteDecoder
+from spikerl.encoders.base import Encoder
+from spikerl.learning.plasticity import Plasticity
+from spikerl.learning.rules import MSTDPET
+
+NETWORK_POLICY_KWARGS = frozenset(
+    {"network", "encoder", "decoder", "plastic", "input", "output", "rule"}
+)
+
+
+@dataclass
+class WindowOutput:
+    """What one window of a parts policy produced (the learner's ``last``).
+
+    Attributes:
+        actions: Chosen actions ``[B]``.
+        counts: Spike counts per action ``[B, A]``.
+        rate: Mean firing rate of the action population per step ``[B]``.
+        tied: Where the best count was shared ``[B]``.
+        margin: Best minus second-best count ``[B]``.
+    """
+
+    actions: np.ndarray
+    counts: np.ndarray
+    rate: np.ndarray
+    tied: np.ndarray
+    margin: np.ndarray
+
+
+def _output_population(net: Network, decoder: DiscreteDecoder, output: str | None) -> str:
+    """The population the decoder reads: ``output``, else the only sink of its size."""
+    if output is not None:
+        net.population(output)
+        return output
+    # a sink projects to nothing but itself (lateral connections allowed)
+    feeds = {src for tgt in net.populations for _, src in net.incoming(tgt) if src != tgt}
+    sinks = [n for n in net.populations if n not in feeds]
+    fits = [n for n in sinks if int(np.prod(net.population(n).shape)) == decoder.n_inputs]
+    if len(fits) != 1:
+        raise ValueError(
+            f"cannot tell the action population: pass output=NAME (populations of "
+            f"{decoder.n_inputs} neurons with no outgoing projection: {fits})"
+        )
+    return fits[0]
+
+
+class NetworkPolicy(BasePolicy):
+    """An SB3 policy holding a user's core network, encoder and decoder.
+
+    Args:
+        observation_space: Environment observation space.
+        action_space: A ``Discrete`` space with ``decoder.n_actions`` actions.
+        network: The core network (its weights are the policy's parameters).
+        encoder: Observation encoder; ``encoder.output_size`` must match ``input``.
+        decoder: Discrete decoder of the action population.
+        plastic: Names ``"src->dst"`` of the projections that learn.
+        input: Name of the input population (default ``"input"``).
+        output: Name of the action population (default: the sink of the decoder's size).
+        rule: The three-factor rule of every plastic projection (default ``MSTDPET()``
+            with ``tau_z`` matching the agent's eligibility decay per env step).
+        seed: Seed of the policy's own draws (encoding, tie-breaks) in ``predict``.
+
+    Raises:
+        TypeError, ValueError: parts of the wrong type or sizes that do not fit.
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        network: Network,
+        encoder: Encoder,
+        decoder: DiscreteDecoder,
+        plastic: Sequence[str],
+        input: str = "input",
+        output: str | None = None,
+        rule: MSTDPET | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(observation_space, action_space)
+        if not isinstance(network, Network):
+            raise TypeError(f"network must be a spikerl.core.Network, got {type(network)}")
+        if not isinstance(encoder, Encoder):
+            raise TypeError(f"encoder must be a spikerl.encoders Encoder, got {type(encoder)}")
+        if not isinstance(decoder, DiscreteDecoder):
+            raise TypeError(f"decoder must be a spikerl.decoders DiscreteDecoder, got {decoder}")
+        if not isinstance(action_space, spaces.Discrete) or action_space.n != decoder.n_actions:
+            raise ValueError(
+                f"the decoder chooses among {decoder.n_actions} actions; the env's action "
+                f"space is {action_space}"
+            )
+        n_in = int(np.prod(network.population(input).shape))
+        if encoder.output_size != n_in:
+            raise ValueError(
+                f"encoder gives {encoder.output_size} inputs, population {input!r} has {n_in}"
+            )
+        if not plastic:
+            raise ValueError("plastic: name at least one projection 'src->dst' that learns")
+        for name in plastic:
+            network.projection(name)
+        if rule is not None and not isinstance(rule, MSTDPET):
+            raise TypeError(f"rule must be an MSTDPET rule, got {type(rule).__name__}")
+        self.network = network
+        self.encoder = encoder
+        self.decoder = decoder
+        self.plastic = list(plastic)
+        self.input = input
+        self.output = _output_population(network, decoder, output)
+        self.rule = rule
+        self.generator = torch.Generator().manual_seed(seed + 7919)
+        self.last_output: WindowOutput | None = None
+
+    def encode(self, obs: np.ndarray, generator: torch.Generator) -> torch.Tensor:
+        """Input spikes ``[T, B, n_in]`` for observations ``[B, *obs]``."""
+        x = torch.as_tensor(np.asarray(obs), dtype=torch.float32)
+        return self.encoder(x, generator).reshape(self.encoder.time_steps, x.shape[0], -1)
+
+    def window(
+        self,
+        spikes_in: torch.Tensor,
+        state: NetworkState | None,
+        generator: torch.Generator,
+        hooks: Sequence[Plasticity] = (),
+    ) -> tuple[WindowOutput, NetworkState]:
+        """Run one window on input spikes and decode the action population."""
+        shape = self.network.population(self.input).shape
+        x = spikes_in.reshape(spikes_in.shape[0], spikes_in.shape[1], *shape)
+        with torch.no_grad():
+            result, new = self.network.run({self.input: x}, state, hooks=hooks)
+            out = result[self.output].reshape(x.shape[0], x.shape[1], -1)
+            counts = self.decoder.action_counts(out)
+            actions = self.decoder.select(counts, generator)
+        c = counts.numpy().astype(np.float64)
+        best = c.max(axis=1, keepdims=True)
+        n_best = (c == best).sum(axis=1)
+        second = np.where(c == best, -np.inf, c).max(axis=1) if c.shape[1] > 1 else best[:, 0]
+        margin = np.where(n_best > 1, 0.0, best[:, 0] - second)
+        rate = out.float().mean(dim=(0, 2)).numpy()
+        return WindowOutput(actions.numpy().astype(np.int64), c, rate, n_best > 1, margin), new
+
+    def _predict(
+        self, observation: torch.Tensor | dict[str, torch.Tensor], deterministic: bool = False
+    ) -> torch.Tensor:
+        if isinstance(observation, dict):
+            raise TypeError("NetworkPolicy does not take dict observations")
+        actions, _ = self.predict(observation.cpu().numpy(), None, None, deterministic)
+        return torch.as_tensor(actions)
+
+    def predict(  # type: ignore[override]
+        self,
+        observation: np.ndarray | dict[str, np.ndarray],
+        state: Any = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, Any]:
+        """Actions for observations; ``state`` is the network's :class:`NetworkState`.
+
+        Spiking encoders and the decoder's tie-break draw from the policy's generator in
+        both modes (``deterministic`` has no extra meaning for a spike vote).
+        """
+        obs = np.asarray(observation)
+        single = obs.shape == self.observation_space.shape
+        if single:
+            obs = obs[None]
+        if isinstance(state, NetworkState) and episode_start is not None:
+            state = self.network.reset_state(state, torch.as_tensor(episode_start).reshape(-1))
+        st = state if isinstance(state, NetworkState) else None
+        out, new = self.window(self.encode(obs, self.generator), st, self.generator)
+        self.last_output = out
+        return (out.actions[0] if single else out.actions), new
+
+
+class NetworkLearner:
+    """Act-and-learn loop state of a :class:`NetworkPolicy` (same interface as
+    :class:`~spikerl.agents.learner.RSTDPLearner`).
+
+    Args:
+        policy: The parts policy (weights change in place).
+        learn: Three-factor constants (gamma, lambdas, learning rates, clips).
+        n_envs: Batch size.
+        seed: Seed of the learner's draws.
+    """
+
+    def __init__(self, policy: NetworkPolicy, learn: LearnConfig, n_envs: int, seed: int) -> None:
+        self.policy = policy
+        self.learn = learn
+        self.n_envs = n_envs
+        self.generator = torch.Generator().manual_seed(seed + 104729)
+        t_ms = policy.encoder.time_steps * policy.network.dt
+        decay = learn.gamma * learn.lam_actor
+        tau_z = -t_ms / math.log(decay) if 0.0 < decay < 1.0 else 1e9
+        rule = policy.rule or MSTDPET(gamma=1.0, tau_z=tau_z)
+        self.plasticities = [Plasticity.bind(policy.network, name, rule) for name in policy.plastic]
+        for p in self.plasticities:
+            p.set_modulation(0.0)  # eligibility only inside a window; delivered at its end
+        n_in = policy.encoder.output_size
+        self.critic = np.zeros(n_in)
+        self.z_critic = np.zeros((n_envs, n_in))
+        self.state: NetworkState | None = None
+        self._phi: np.ndarray | None = None
+        self._x_next: torch.Tensor | None = None
+        self._stale: np.ndarray | None = None
+        self.last: WindowOutput | None = None
+
+    def forget_observations(self) -> None:
+        """Drop cached encodings (the environments were reset from outside)."""
+        self._x_next = None
+        self._stale = None
+
+    def reset(self, episode_start: np.ndarray) -> None:
+        """Fresh network state, traces and eligibility where an episode starts."""
+        starts = np.asarray(episode_start, dtype=bool).reshape(-1)
+        if not starts.any():
+            return
+        m = torch.as_tensor(starts)
+        if self.state is not None:
+            self.state = self.policy.network.reset_state(self.state, m)
+        for p in self.plasticities:
+            p.reset(m)
+        self.z_critic[starts] = 0.0
+
+    def features(self, obs: np.ndarray) -> np.ndarray:
+        """The encoder's input spikes ``[T, B, n_in]`` for observations ``[B, *obs]`` (the
+        Pipeline's encode stage)."""
+        return self.policy.encode(obs, self.generator).numpy()
+
+    def act(self, obs: np.ndarray, *, learn: bool = True) -> np.ndarray:
+        """Choose actions (eligibility accumulates in the plasticity bindings)."""
+        x = self._x_next
+        if x is None or self._stale is None:
+            x = self.policy.encode(obs, self.generator)
+        elif self._stale.any():
+            fresh = self.policy.encode(np.asarray(obs)[self._stale], self.generator)
+            x = x.clone()
+            x[:, torch.as_tensor(self._stale)] = fresh
+        self._x_next = None
+        return self.run_window(x.numpy(), deterministic=False, learn=learn).actions
+
+    def run_window(
+        self, spikes_in: np.ndarray, *, deterministic: bool, learn: bool
+    ) -> WindowOutput:
+        """Run the network on input spikes ``[T, B, n_in]``; when learning, the plasticity
+        bindings accumulate eligibility and the critic trace decays and adds the rates."""
+        x = torch.as_tensor(spikes_in)
+        hooks = self.plasticities if learn else ()
+        out, self.state = self.policy.window(x, self.state, self.generator, hooks)
+        self._phi = x.double().mean(0).numpy()
+        if learn:
+            lc = self.learn
+            self.z_critic *= lc.gamma * lc.lam_critic
+            self.z_critic += self._phi
+        self.last = out
+        return out
+
+    def update(
+        self,
+        rewards: np.ndarray,
+        bootstrap_obs: np.ndarray,
+        terminated: np.ndarray,
+        lr_fraction: float = 1.0,
+        stale: np.ndarray | None = None,
+        mask: np.ndarray | None = None,
+    ) -> Any:
+        """TD error of the critic, credited to every plastic projection's eligibility."""
+        from spikerl.agents.learner import UpdateStats
+
+        if self._phi is None:
+            raise RuntimeError("update() called before act()")
+        lc = self.learn
+        x_next = self.policy.encode(bootstrap_obs, self.generator)
+        phi_next = x_next.double().mean(0).numpy()
+        r = np.asarray(rewards, dtype=np.float64)
+        if lc.reward_clip > 0:
+            r = np.clip(r, -lc.reward_clip, lc.reward_clip)
+        v = self._phi @ self.critic
+        v_next = (phi_next @ self.critic) * (1.0 - np.asarray(terminated, dtype=np.float64))
+        td = np.clip(r + lc.gamma * v_next - v, -lc.delta_clip, lc.delta_clip)
+        mod = (
+            td
+            if lc.modulation is Modulation.TD_ERROR
+            else np.clip(r, -lc.delta_clip, lc.delta_clip)
+        )
+        if mask is not None:
+            td = td * mask
+            mod = mod * mask
+        b = len(r)
+        norm = np.maximum(self._phi.sum(axis=1), 1e-8)
+        self.critic += (lr_fraction * lc.lr_critic / b) * ((td / norm) @ self.z_critic)
+        signal = torch.as_tensor(lr_fraction * lc.lr_actor * mod)
+        dw = 0.0
+        for p in self.plasticities:
+            change = p.deliver(signal.to(p.projection.weight.dtype))
+            dw += float(change.abs().mean())
+        self._x_next = x_next
+        self._stale = np.ones(b, dtype=bool) if stale is None else np.asarray(stale, dtype=bool)
+        return UpdateStats(float(mod.mean()), dw / len(self.plasticities), float(v.mean()))

@@ -1,0 +1,90 @@
+"""A user's core Network trained by RSTDP and the Pipeline: policy made of parts."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from spikerl.agents import RSTDP
+from spikerl.agents.core_policy import NetworkLearner, NetworkPolicy
+from spikerl.core import LIF, DenseProjection, Input, LateralProjection, Network, Uniform
+from spikerl.decoders import PopulationVoteDecoder
+from spikerl.encoders import GaussianPopulationEncoder
+from spikerl.pipeline import Pipeline
+
+
+def _parts(seed: int = 0) -> dict[str, object]:
+    g = torch.Generator().manual_seed(seed)
+    enc = GaussianPopulationEncoder(
+        [-2.4, -3.0, -0.21, -3.5], [2.4, 3.0, 0.21, 3.5], neurons_per_dim=8, time_steps=8
+    )
+    net = Network(dt=1.0)
+    net.add_population("input", Input(enc.output_size))
+    net.add_population("hidden", LIF(16))
+    net.add_population("action", LIF(8))
+    net.connect(
+        "input", "hidden", DenseProjection(enc.output_size, 16, Uniform(0, 4.0), generator=g)
+    )
+    net.connect("hidden", "action", DenseProjection(16, 8, Uniform(0, 8.0), generator=g))
+    net.connect("action", "action", LateralProjection.inhibition(8, strength=2.0))
+    return dict(
+        network=net,
+        encoder=enc,
+        decoder=PopulationVoteDecoder(2, 4),
+        plastic=["input->hidden", "hidden->action"],
+    )
+
+
+def test_user_network_trains_through_rstdp() -> None:
+    parts = _parts()
+    net = parts["network"]
+    assert isinstance(net, Network)
+    w0 = [net.projection(n).weight.detach().clone() for n in ("input->hidden", "hidden->action")]
+    model = RSTDP("SpikingPolicy", gym.make("CartPole-v1"), policy_kwargs=parts, seed=0)
+    assert isinstance(model.policy, NetworkPolicy) and model.policy.output == "action"
+    assert isinstance(model.learner, NetworkLearner)
+    model.learn(200)
+    for name, before in zip(("input->hidden", "hidden->action"), w0):
+        after = net.projection(name).weight.detach()
+        assert torch.isfinite(after).all() and not torch.equal(after, before), name
+    obs, _ = gym.make("CartPole-v1").reset(seed=0)
+    action, state = model.predict(obs, deterministic=True)
+    assert int(action) in (0, 1) and state is not None
+    last = model.policy.last_output
+    assert last is not None and last.counts.shape == (1, 2)
+
+
+def test_same_seed_same_weights() -> None:
+    def run() -> torch.Tensor:
+        parts = _parts()
+        RSTDP("SpikingPolicy", gym.make("CartPole-v1"), policy_kwargs=parts, seed=3).learn(100)
+        net = parts["network"]
+        assert isinstance(net, Network)
+        return net.projection("hidden->action").weight.detach().clone()
+
+    torch.testing.assert_close(run(), run(), rtol=0, atol=0)
+
+
+def test_pipeline_runs_a_parts_policy() -> None:
+    model = RSTDP("SpikingPolicy", gym.make("CartPole-v1"), policy_kwargs=_parts(), seed=0)
+    res = Pipeline(gym.make("CartPole-v1"), model, log_every=10**9).run(150, seed=0)
+    assert res.steps == 150
+    assert np.isfinite(model.learner.critic).all()
+
+
+def test_policy_kwargs_are_honoured_or_refused() -> None:
+    env = gym.make("CartPole-v1")
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['hidden_sizes'\]"):
+        RSTDP("SpikingPolicy", env, policy_kwargs=dict(hidden_sizes=[64]))
+    bad = {**_parts(), "plastic": ["input->nowhere"]}
+    with pytest.raises((KeyError, ValueError)):
+        RSTDP("SpikingPolicy", env, policy_kwargs=bad)
+    with pytest.raises(ValueError, match="unknown key"):
+        RSTDP("SpikingPolicy", env, policy_kwargs={**_parts(), "lr": 1.0})
+    from spikerl.agents import SNNConfig
+
+    snn = SNNConfig(n_per_action=3)
+    model = RSTDP("SpikingPolicy", env, policy_kwargs=dict(snn=snn))
+    assert model.policy.net.n_neurons == 6 and model.config.snn.n_per_action == 3

@@ -1,0 +1,37 @@
+"""Every preset and a few raw Gymnasium ids train through the agent for a few hundred steps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spikerl.agents import RSTDP
+from spikerl.agents.envs import canonical_env_name, env_names, make_agent_vec_env
+from spikerl.agents.presets import resolve
+
+
+@pytest.mark.parametrize(
+    "name", [*env_names(), "Acrobot-v1", "FrozenLake-v1", "MountainCarContinuous-v0"]
+)
+def test_preset_or_gym_id_trains(name: str) -> None:
+    cfg = resolve(canonical_env_name(name), "rstdp", None, {})
+    env = make_agent_vec_env(cfg.env, 1, 0, cfg.env_overrides)
+    model = RSTDP("SpikingPolicy", env, cfg.rstdp, seed=0)
+    w0 = model.policy.net.w_np.copy()
+    model.learn(300)
+    assert model.num_timesteps >= 300
+    w = model.policy.net.w_np
+    assert np.isfinite(w).all()
+    assert model.learner.last is not None and model.learner.last.tied.shape == (1,)
+    obs = env.reset()
+    action, _ = model.predict(obs, deterministic=True)
+    assert env.action_space.contains(int(action[0]))
+    if name not in ("FrozenLake-v1",):  # sparse reward: no TD error in 300 steps
+        assert not np.array_equal(w, w0)
+    env.close()
+
+
+def test_gym_id_of_a_preset_resolves_to_the_preset() -> None:
+    assert canonical_env_name("CartPole-v1") == "CartPole"
+    assert canonical_env_name("ALE/Breakout-v5") == "Breakout"
+    assert canonical_env_name("FrozenLake-v1") == "FrozenLake-v1"
