@@ -53,6 +53,31 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", type=pathlib.Path, metavar="RUN_DIR", help="continue a run")
     t.add_argument("--runs-dir", type=pathlib.Path, default=pathlib.Path("runs"))
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        metavar="SEED",
+        help="train these seeds in parallel on Ray, then write summary.json (needs spikerl[ray])",
+    )
+    _add_ray_flags(t)
+    w = sub.add_parser(
+        "sweep",
+        help="hyperparameter sweep on Ray Tune (Optuna TPE + ASHA); needs spikerl[ray]",
+    )
+    w.add_argument("--env", help="environment short name (see `spikerl presets`)")
+    w.add_argument("--agent", default="rstdp", help="agent family (default rstdp)")
+    w.add_argument("--space", type=pathlib.Path, help="search space YAML (agents/spaces/*.yaml)")
+    w.add_argument("--trials", type=int, default=16, help="number of trials (default 16)")
+    w.add_argument("--timesteps", type=int, help="environment steps per trial (preset default)")
+    w.add_argument("--seed", type=int, help="seed of every trial (default 0)")
+    w.add_argument("--config", type=pathlib.Path, help="YAML file merged over the preset")
+    w.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override")
+    w.add_argument("--max-concurrent", type=int, default=0, help="trials at once (0: CPUs)")
+    w.add_argument("--search-seed", type=int, default=0, help="seed of the TPE sampler")
+    w.add_argument("--resume", type=pathlib.Path, metavar="SWEEP_DIR", help="continue a sweep")
+    w.add_argument("--runs-dir", type=pathlib.Path, default=pathlib.Path("runs"))
+    _add_ray_flags(w)
     e = sub.add_parser("eval", help="evaluate a run folder or a model zip")
     e.add_argument("target", type=pathlib.Path, metavar="RUN_OR_ZIP")
     e.add_argument("--episodes", type=int, default=10)
@@ -66,6 +91,16 @@ def _parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     return p
+
+
+def _add_ray_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--cpus-per-run", type=float, default=1.0, help="CPUs per run (seeds/sweep; default 1)"
+    )
+    p.add_argument(
+        "--address",
+        help="Ray cluster: auto, HOST:PORT or ray://HOST:10001 (default: this machine's CPUs)",
+    )
 
 
 def _run_failures() -> tuple[type[BaseException], ...]:
@@ -95,10 +130,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_train(args)
         if args.command == "eval":
             return cmd_eval(args)
+        if args.command == "sweep":
+            return cmd_sweep(args)
         return cmd_presets()
     except CLIError as exc:
         print(f"spikerl: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except ImportError as exc:
+        if args.command in ("train", "sweep") and exc.name in ("ray", "optuna", "rliable"):
+            print(
+                f"spikerl: error: {exc.name} is missing: pip install 'spikerl[ray]'",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        raise
     except _run_failures() as exc:  # the run itself failed (disk full, NaN values): exit 1
         print(f"spikerl: error: {exc}", file=sys.stderr)
         return 1
@@ -107,8 +152,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except (ValueError, FileNotFoundError) as exc:
         from spikerl.agents.presets import ConfigError
+        from spikerl.runs.errors import RunInputError
 
-        if isinstance(exc, ConfigError | FileNotFoundError) or "unknown" in str(exc):
+        if isinstance(exc, ConfigError | FileNotFoundError | RunInputError) or "unknown" in str(
+            exc
+        ):
             print(f"spikerl: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
         from spikerl.agents.persistence import CheckpointError
@@ -174,6 +222,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from spikerl.runs.train import TrainingInterrupted, train_run
 
     resume = args.resume is not None
+    if args.seeds is not None and (resume or args.seed is not None):
+        raise CLIError("--seeds runs new runs: it does not go with --resume or --seed")
     if resume:
         run_dir = args.resume
         cfg_path = run_dir / "config.yaml"
@@ -197,6 +247,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise CLIError(
                 f"device {cfg.device!r}: the R-STDP agent runs on cpu (hand-written NumPy step)"
             )
+        if args.seeds is not None:
+            return _train_seeds(args, cfg)
         run_dir = create_run_dir(args.runs_dir, cfg)
     try:
         result = train_run(cfg, run_dir, resume=resume, quiet=args.quiet)
@@ -224,6 +276,73 @@ def _discard_failed_start(run_dir: pathlib.Path) -> None:
         steps = 0
     if not steps:
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _train_seeds(args: argparse.Namespace, cfg: Any) -> int:
+    """``spikerl train --seeds ...``: the seeds in parallel on Ray (:mod:`spikerl.runs.seeds`)."""
+    from spikerl.runs.seeds import run_seeds
+
+    group, summary = run_seeds(
+        cfg, args.seeds, args.runs_dir, cpus_per_run=args.cpus_per_run, address=args.address
+    )
+    print(json.dumps({"group_dir": str(group), **summary["aggregate"]}))
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """``spikerl sweep``: Optuna TPE + ASHA on Ray Tune (:mod:`spikerl.runs.sweep`)."""
+    import time
+
+    from spikerl.agents.presets import resolve, to_dict
+    from spikerl.runs.sweep import SweepSpec, read_spec, run_sweep
+
+    if args.resume is not None:
+        spec = read_spec(args.resume)
+        sweep_dir = args.resume
+    else:
+        if not args.env or args.space is None:
+            raise CLIError("sweep needs --env NAME and --space FILE (or --resume SWEEP_DIR)")
+        _check_agent(args.agent)
+        _check_env(args.env)
+        from spikerl.agents.envs import canonical_env_name
+        from spikerl.runs.space import parse_space, read_space
+
+        overrides = _overrides_from(args.set, timesteps=args.timesteps, seed=args.seed)
+        cfg = resolve(canonical_env_name(args.env), args.agent, args.config, overrides)
+        space = read_space(args.space)
+        parse_space(space, f"--space {args.space}")  # a clear message for an empty space
+        spec = SweepSpec(
+            base=to_dict(cfg),
+            space=space,
+            space_file=str(args.space),
+            trials=args.trials,
+            cpus_per_run=args.cpus_per_run,
+            max_concurrent=args.max_concurrent,
+            seed=args.search_seed,
+        )
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        sweep_dir = args.runs_dir / f"{cfg.env.replace('/', '-')}__{cfg.agent}__sweep__{stamp}"
+    summary = run_sweep(spec, sweep_dir, address=args.address, resume=args.resume is not None)
+    keys = ("sweep_dir", "done", "finished", "stopped_early", "errored", "interrupted")
+    out = {k: summary.get(k) for k in keys}
+    out["best_return"] = summary["best"]["eval_return"] if summary["best"] else None
+    out["best_config"] = summary.get("best_config")
+    print(json.dumps(out))
+    if summary["interrupted"]:
+        print(
+            f"sweep interrupted; continue it with: spikerl sweep --resume {sweep_dir}",
+            file=sys.stderr,
+        )
+        return 130
+    return 0
+
+
+def _overrides_from(items: list[str], **flags: Any) -> dict[str, Any]:
+    from spikerl.agents.presets import parse_set
+
+    out = parse_set(list(items))
+    out.update({k: v for k, v in flags.items() if v is not None})
+    return out
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
