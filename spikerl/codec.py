@@ -172,8 +172,13 @@ def _ensure_defaults() -> None:
 
 
 def _class_allowed(cls: type) -> bool:
+    """Registered, or one of the base kinds from a trusted package (the same rule on save
+    and load, so whatever is saved can be read back)."""
     _ensure_defaults()
-    return qualified_name(cls) in _REGISTERED or issubclass(cls, _base_kinds())
+    name = qualified_name(cls)
+    if name in _REGISTERED:
+        return True
+    return name.startswith(TRUSTED_PREFIXES) and issubclass(cls, _base_kinds())
 
 
 def _is_namedtuple(value: Any) -> bool:

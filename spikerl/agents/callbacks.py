@@ -77,7 +77,17 @@ def _commit(pending: dict[pathlib.Path, pathlib.Path]) -> None:
         os.replace(tmp, final)
 
 
-def save_resumable(model: RSTDP, folder: pathlib.Path, extra: dict[str, Any] | None = None) -> None:
+def _save(model: Any, path: pathlib.Path) -> None:
+    """``RSTDP.save`` (adds traces and RNGs), else the pickle-free ``save_model``."""
+    from spikerl.agents.persistence import save_model
+
+    if isinstance(model, RSTDP):
+        model.save(path)
+    else:
+        save_model(model, path)
+
+
+def save_resumable(model: Any, folder: pathlib.Path, extra: dict[str, Any] | None = None) -> None:
     """Write a resumable checkpoint: ``last.zip``, ``env_state.zip`` and ``meta.json``.
 
     The weights are checked finite first. All three files are written to temporary names
@@ -110,7 +120,7 @@ def save_resumable(model: RSTDP, folder: pathlib.Path, extra: dict[str, Any] | N
             except EnvStateError:  # e.g. a SubprocVecEnv: resuming restarts the episodes
                 pass
         tmp = folder / f"{_PENDING}{LAST}"
-        model.save(tmp)
+        _save(model, tmp)
         pending[tmp] = folder / LAST
         meta = {
             "num_timesteps": model.num_timesteps,
@@ -157,8 +167,11 @@ def read_meta(folder: pathlib.Path) -> dict[str, Any]:
     return meta
 
 
-def load_resumable(folder: pathlib.Path, env: Any) -> RSTDP:
+def load_resumable(folder: pathlib.Path, env: Any, cls: type[Any] = RSTDP) -> Any:
     """The model of a resumable checkpoint, with ``env`` restored to the saved state.
+
+    ``cls`` is the algorithm (``RSTDP``; an SB3 class such as ``PPO`` loads through
+    :func:`~spikerl.agents.persistence.load_model`).
 
     ``env`` must be built from the run's recipe (same ids, wrappers, number of envs). When
     there is no usable env state (none saved, the old pickled format, or one of another
@@ -180,13 +193,21 @@ def load_resumable(folder: pathlib.Path, env: Any) -> RSTDP:
         saved = (state.get("meta") or {}).get("num_timesteps")
         if saved == steps:
             restore_env_state(env, state)
-            return RSTDP.load(folder / LAST, env=env, force_reset=False)
+            return _load(cls, folder / LAST, env, force_reset=False)
         note = f"environment state of step {saved}, model of step {steps} (interrupted save)"
     elif (folder / LEGACY_ENV_STATE).is_file():
         note = f"{LEGACY_ENV_STATE} is a pickle from an older version and is never read"
     if note is not None:
         print(f"spikerl: note: {note}; the environments restart their episodes", file=sys.stderr)
-    return RSTDP.load(folder / LAST, env=env, force_reset=True)
+    return _load(cls, folder / LAST, env, force_reset=True)
+
+
+def _load(cls: type[Any], path: pathlib.Path, env: Any, force_reset: bool) -> Any:
+    from spikerl.agents.persistence import load_model
+
+    if issubclass(cls, RSTDP):
+        return cls.load(path, env=env, force_reset=force_reset)
+    return load_model(cls, path, env=env, force_reset=force_reset)
 
 
 def schedule_note(meta: dict[str, Any], total: int) -> str | None:
@@ -285,13 +306,19 @@ class ResumableCheckpoint(BaseCallback):
     """Save a resumable checkpoint every ``save_freq`` environment steps (summed over envs).
 
     ``save_freq=0`` saves none during training (the run still saves one at its end). Also
-    keeps numbered copies ``rstdp_<steps>_steps.zip`` like SB3's CheckpointCallback.
+    keeps numbered copies ``<prefix>_<steps>_steps.zip`` like SB3's CheckpointCallback
+    (pickle-free for any algorithm).
     """
 
     def __init__(
-        self, folder: pathlib.Path, save_freq: int, meta: Callable[[], dict[str, Any]] | None = None
+        self,
+        folder: pathlib.Path,
+        save_freq: int,
+        meta: Callable[[], dict[str, Any]] | None = None,
+        prefix: str = "rstdp",
     ) -> None:
         super().__init__()
+        self.prefix = prefix
         if save_freq < 0:
             raise ValueError(f"checkpoint_freq must be >= 0 (0: only at the end), got {save_freq}")
         self.folder = folder
@@ -306,10 +333,9 @@ class ResumableCheckpoint(BaseCallback):
     def _on_step(self) -> bool:
         if self.save_freq > 0 and self.num_timesteps >= self._next:
             self._next = (self.num_timesteps // self.save_freq + 1) * self.save_freq
-            assert isinstance(self.model, RSTDP)
             save_resumable(self.model, self.folder, self.meta() if self.meta else None)
             try:
-                self.model.save(self.folder / f"rstdp_{self.num_timesteps}_steps.zip")
+                _save(self.model, self.folder / f"{self.prefix}_{self.num_timesteps}_steps.zip")
             except OSError as exc:
                 raise CheckpointWriteError(
                     f"cannot write a numbered checkpoint copy in {self.folder}: "

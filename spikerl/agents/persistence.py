@@ -16,11 +16,14 @@ zip entry                   content
 ``_stable_baselines3_version``, ``system_info.txt``   text, not read
 ==========================  ==============================================================
 
-Any other entry, a ``:serialized:`` value (what SB3's ``model.save`` writes for objects it
-cannot put in JSON) or a class outside the trusted packages is refused with
-:class:`CheckpointError` naming it. ``custom_objects={key: value}`` replaces a key of
-``data`` without reading it (as in SB3), which is how a zip written by SB3's own ``save``
-can be loaded when you supply its pickled values yourself.
+``policy_kwargs`` holding objects (a core ``Network``, an encoder) are not saved: the zip
+records their names and loading needs ``custom_objects={"policy_kwargs": {...}}`` with the
+same architecture (the weights come from the zip). Any other entry, a ``:serialized:``
+value (what SB3's ``model.save`` writes for objects it cannot put in JSON) or a class
+outside the trusted packages is refused with :class:`CheckpointError` naming it.
+``custom_objects={key: value}`` replaces a key of ``data`` without reading it (as in SB3),
+which is how a zip written by SB3's own ``save`` can be loaded when you supply its pickled
+values yourself.
 
 Use it from any algorithm::
 
@@ -106,6 +109,24 @@ def _torch_bytes(obj: Any) -> bytes:
     return buf.getvalue()
 
 
+#: Tag of ``data.policy_kwargs`` when it held objects that are not saved (e.g. a core
+#: ``Network``): loading then needs ``custom_objects={"policy_kwargs": {...}}``.
+UNSAVED = "__unsaved__"
+
+
+def _unsavable_policy_kwargs(kwargs: Any) -> list[str]:
+    """Keys of ``policy_kwargs`` whose values the codec cannot save (objects)."""
+    if not isinstance(kwargs, dict):
+        return []
+    bad = []
+    for key, value in kwargs.items():
+        try:
+            encode(value, where=f"policy_kwargs.{key}")
+        except CodecError:
+            bad.append(str(key))
+    return sorted(bad)
+
+
 def model_entries(
     model: Any, exclude: Iterable[str] | None = None, include: Iterable[str] | None = None
 ) -> dict[str, bytes]:
@@ -119,6 +140,9 @@ def model_entries(
     from stable_baselines3.common.utils import get_system_info
 
     data = _model_data(model, exclude, include)
+    unsaved = _unsavable_policy_kwargs(data.get("policy_kwargs"))
+    if unsaved:
+        data["policy_kwargs"] = {UNSAVED: unsaved}
     try:
         obj, arrays = encode(data, where="data")
     except CodecError as exc:
@@ -280,6 +304,12 @@ def read_model_zip(
             data[key] = decode(value, arrays, where=f"data.{key}")
         except CodecError as exc:
             raise CheckpointError(f"{name}: {exc}") from None
+        if isinstance(data[key], dict) and UNSAVED in data[key]:
+            raise CheckpointError(
+                f"{name}: {key} held objects that are not saved ({data[key][UNSAVED]}); "
+                f"pass custom_objects={{{key!r}: {{...}}}} with the same architecture "
+                f"(the weights come from the zip)"
+            )
     data.update(custom)
     params = {k[: -len(".pth")]: v for k, v in tensors.items() if k != "pytorch_variables.pth"}
     if not params:
