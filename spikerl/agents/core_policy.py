@@ -239,6 +239,70 @@ class NetworkLearner:
         self._stale: np.ndarray | None = None
         self.last: WindowOutput | None = None
 
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a resume needs besides the weights, as tensors and arrays (no pickle):
+        RNG states, network state, each binding's traces and eligibility, critic and
+        cached encodings."""
+        out: dict[str, Any] = {
+            "kind": "network",
+            "n_envs": self.n_envs,
+            "generator": self.generator.get_state(),
+            "policy_generator": self.policy.generator.get_state(),
+            "critic": self.critic.copy(),
+            "z_critic": self.z_critic.copy(),
+        }
+        if self.state is not None:
+            out["network_state"] = self.state.to_dict()
+        for i, p in enumerate(self.plasticities):
+            if p.traces is not None:
+                out[f"plastic{i}_pre"] = p.traces.pre
+                out[f"plastic{i}_post"] = p.traces.post
+            if p.rule_state is not None:
+                out[f"plastic{i}_eligibility"] = p.rule_state
+        for name in ("_phi", "_stale"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name.lstrip("_")] = np.asarray(value)
+        if self._x_next is not None:
+            out["x_next"] = self._x_next
+        return out
+
+    def load_state_dict(self, saved: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` wrote (same network, same batch size)."""
+        from spikerl.learning.activity import TraceState
+
+        if saved.get("kind") != "network" or saved.get("n_envs") != self.n_envs:
+            raise ValueError("saved learner state is not this network learner's (or batch)")
+        self.generator.set_state(torch.as_tensor(saved["generator"], dtype=torch.uint8))
+        self.policy.generator.set_state(
+            torch.as_tensor(saved["policy_generator"], dtype=torch.uint8)
+        )
+        self.critic[:] = np.asarray(saved["critic"])
+        self.z_critic[:] = np.asarray(saved["z_critic"])
+        flat = saved.get("network_state")
+        if flat is not None:
+            fresh = self.policy.network.initial_state(self.n_envs)
+            neurons = {
+                name: type(st)(
+                    *(torch.as_tensor(flat[f"neurons.{name}.{f}"]) for f in st._fields)
+                )
+                for name, st in fresh.neurons.items()
+            }
+            spikes = {name: torch.as_tensor(flat[f"spikes.{name}"]) for name in fresh.spikes}
+            traces = {name: torch.as_tensor(flat[f"traces.{name}"]) for name in fresh.traces}
+            self.state = NetworkState(neurons, spikes, traces)
+        for i, p in enumerate(self.plasticities):
+            if f"plastic{i}_pre" in saved:
+                p.traces = TraceState(
+                    torch.as_tensor(saved[f"plastic{i}_pre"]),
+                    torch.as_tensor(saved[f"plastic{i}_post"]),
+                )
+            if f"plastic{i}_eligibility" in saved:
+                p.rule_state = torch.as_tensor(saved[f"plastic{i}_eligibility"])
+        self._phi = np.asarray(saved["phi"]) if "phi" in saved else None
+        self._stale = np.asarray(saved["stale"], dtype=bool) if "stale" in saved else None
+        self._x_next = torch.as_tensor(saved["x_next"]) if "x_next" in saved else None
+
     def forget_observations(self) -> None:
         """Drop cached encodings (the environments were reset from outside)."""
         self._x_next = None

@@ -321,12 +321,13 @@ class RSTDP(BaseAlgorithm):
     def _make_learner(self) -> None:
         from spikerl.agents.core_policy import NetworkLearner, NetworkPolicy
 
-        if isinstance(self.policy, NetworkPolicy):
-            self.learner = NetworkLearner(  # type: ignore[assignment]
-                self.policy, self.config.learn, self.n_envs, self.seed or 0
-            )
-            return
         saved = getattr(self, "_learner_state", None)
+        if isinstance(self.policy, NetworkPolicy):
+            learner = NetworkLearner(self.policy, self.config.learn, self.n_envs, self.seed or 0)
+            if saved is not None and saved.get("n_envs") == self.n_envs:
+                learner.load_state_dict(saved)
+            self.learner = learner  # type: ignore[assignment]
+            return
         rng = np.random.default_rng((self.seed or 0) + 104729)
         self.learner = RSTDPLearner(
             self.policy.net, self.policy.features, self.config.learn, self.n_envs, rng
@@ -347,6 +348,14 @@ class RSTDP(BaseAlgorithm):
         (:mod:`spikerl.agents.persistence`). A path is written to a temporary file first and
         renamed, so an interrupted write leaves the previous file intact.
         """
+        from spikerl.agents.core_policy import NetworkLearner
+
+        if isinstance(self.learner, NetworkLearner):
+            self._learner_state = self.learner.state_dict()
+            from spikerl.agents.persistence import save_model
+
+            save_model(self, path, exclude, include)
+            return
         self._learner_state = {
             "n_envs": self.n_envs,
             "rng": self.learner.rng.bit_generator.state,
@@ -414,6 +423,7 @@ class RSTDP(BaseAlgorithm):
                 schedule) afresh; False continues a loaded run.
             progress_bar: Show SB3's progress bar.
         """
+        obs_before = self._last_obs
         total_timesteps, cb = self._setup_learn(
             total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar
         )
@@ -421,7 +431,8 @@ class RSTDP(BaseAlgorithm):
         assert self.env is not None and self._last_obs is not None
         env: VecEnv = self.env
         learner = self.learner
-        learner.forget_observations()
+        if self._last_obs is not obs_before:  # the envs were reset: cached encodings are stale
+            learner.forget_observations()
         lc = self.config.learn
         every = max(1, log_interval * self.config.log_every)
         n_dw = 0.0

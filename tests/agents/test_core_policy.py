@@ -6,6 +6,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from stable_baselines3.common.callbacks import BaseCallback
 
 from spikerl.agents import RSTDP
 from spikerl.agents.core_policy import NetworkLearner, NetworkPolicy
@@ -13,6 +14,15 @@ from spikerl.core import LIF, DenseProjection, Input, LateralProjection, Network
 from spikerl.decoders import PopulationVoteDecoder
 from spikerl.encoders import GaussianPopulationEncoder
 from spikerl.pipeline import Pipeline
+
+
+class _StopAt(BaseCallback):
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.at = at
+
+    def _on_step(self) -> bool:
+        return self.num_timesteps < self.at
 
 
 def _parts(seed: int = 0) -> dict[str, object]:
@@ -88,3 +98,60 @@ def test_policy_kwargs_are_honoured_or_refused() -> None:
     snn = SNNConfig(n_per_action=3)
     model = RSTDP("SpikingPolicy", env, policy_kwargs=dict(snn=snn))
     assert model.policy.net.n_neurons == 6 and model.config.snn.n_per_action == 3
+
+
+def test_save_load_round_trip_with_the_architecture_from_the_caller(tmp_path: object) -> None:
+    import pathlib
+
+    folder = pathlib.Path(str(tmp_path))
+    parts = _parts(seed=0)
+    model = RSTDP("SpikingPolicy", gym.make("CartPole-v1"), policy_kwargs=parts, seed=0)
+    model.learn(100)
+    model.save(folder / "parts.zip")
+    fresh = _parts(seed=5)  # same architecture, other initial weights
+    loaded = RSTDP.load(folder / "parts.zip", custom_objects={"policy_kwargs": fresh})
+    assert isinstance(loaded.policy, NetworkPolicy)
+    for name in ("input->hidden", "hidden->action"):
+        a = model.policy.network.projection(name).weight.detach()
+        b = loaded.policy.network.projection(name).weight.detach()
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    obs = np.stack([gym.make("CartPole-v1").reset(seed=s)[0] for s in range(20)])
+    model.policy.generator.manual_seed(11)
+    loaded.policy.generator.manual_seed(11)
+    a1, _ = model.predict(obs, deterministic=True)
+    a2, _ = loaded.predict(obs, deterministic=True)
+    np.testing.assert_array_equal(a1, a2)
+
+
+def test_resume_of_a_parts_policy_is_exact(tmp_path: object) -> None:
+    import pathlib
+
+    from stable_baselines3.common.env_util import make_vec_env
+
+    folder = pathlib.Path(str(tmp_path))
+    straight_parts = _parts()
+    straight = RSTDP(
+        "SpikingPolicy",
+        make_vec_env("CartPole-v1", 1, seed=4),
+        policy_kwargs=straight_parts,
+        seed=2,
+    )
+    straight.learn(160)
+    first = RSTDP(
+        "SpikingPolicy", make_vec_env("CartPole-v1", 1, seed=4), policy_kwargs=_parts(), seed=2
+    )
+    first.learn(160, callback=_StopAt(80))  # interrupted half-way (same lr schedule)
+    assert first.num_timesteps == 80
+    first.save(folder / "half.zip")
+    resumed = RSTDP.load(
+        folder / "half.zip",
+        env=first.get_env(),
+        force_reset=False,
+        custom_objects={"policy_kwargs": _parts(seed=9)},
+    )
+    resumed.learn(80, reset_num_timesteps=False)
+    for name in ("input->hidden", "hidden->action"):
+        a = straight.policy.network.projection(name).weight.detach()
+        b = resumed.policy.network.projection(name).weight.detach()
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(straight.learner.critic, resumed.learner.critic, rtol=0, atol=1e-12)
