@@ -283,9 +283,7 @@ class NetworkLearner:
         if flat is not None:
             fresh = self.policy.network.initial_state(self.n_envs)
             neurons = {
-                name: type(st)(
-                    *(torch.as_tensor(flat[f"neurons.{name}.{f}"]) for f in st._fields)
-                )
+                name: type(st)(*(torch.as_tensor(flat[f"neurons.{name}.{f}"]) for f in st._fields))
                 for name, st in fresh.neurons.items()
             }
             spikes = {name: torch.as_tensor(flat[f"spikes.{name}"]) for name in fresh.spikes}
