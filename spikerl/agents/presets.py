@@ -26,7 +26,7 @@ from spikerl.agents.features import (
     PixelGridConfig,
 )
 from spikerl.agents.rstdp import FeatureConfig, RSTDPConfig
-from spikerl.agents.validation import check_number, yaml_number_hint
+from spikerl.agents.validation import check_number, check_numbers_in, yaml_number_hint
 
 
 class ConfigError(ValueError):
@@ -154,6 +154,7 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
     if origin is dict or tp is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{path}: expected a mapping, got {value!r}")
+        check_numbers_in(path, value)
         return dict(value)
     if origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(tp):
         rest = [t for t in typing.get_args(tp) if t is not type(None)]

@@ -73,6 +73,16 @@ RANGES: dict[str, Range] = {
     "n_centres": _AT_LEAST_1,
     "width": _POSITIVE,
     "pair_centres": _NON_NEG,
+    # environment recipe overrides (env_overrides.*)
+    "max_episode_steps": _AT_LEAST_1,
+    "time_steps": _AT_LEAST_1,
+    "frame_skip": _AT_LEAST_1,
+    "frame_stack": _AT_LEAST_1,
+    "noop_max": _NON_NEG,
+    "screen_size": _AT_LEAST_1,
+    "stall_fire_after": _AT_LEAST_1,
+    "stall_truncate_after": _AT_LEAST_1,
+    "action_bins": _AT_LEAST_1,
 }
 
 _YAML11_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
@@ -143,3 +153,17 @@ def read_yaml_mapping(path: Path, what: str = "config") -> dict[str, Any]:
             f"{path}: expected a mapping of keys at the top level, got a {type(data).__name__}"
         )
     return data
+
+
+def check_numbers_in(path: str, value: Any) -> None:
+    """:func:`check_number` on every number inside a nested mapping/list (``env_overrides``)."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int | float):
+        check_number(path, value)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            check_numbers_in(f"{path}.{k}", v)
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            check_numbers_in(f"{path}[{i}]", v)

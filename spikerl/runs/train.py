@@ -97,6 +97,7 @@ def train_run(
     Raises:
         TrainingInterrupted: on SIGINT/SIGTERM (the checkpoint is saved first).
     """
+    import gymnasium as gym
     from stable_baselines3.common.callbacks import CallbackList, EvalCallback
     from stable_baselines3.common.logger import Logger
 
@@ -123,7 +124,14 @@ def train_run(
     ckpt = run_dir / "checkpoints"
     meta: dict[str, Any] = read_meta(ckpt) if resume else {}
 
-    env, eval_env = make_envs(cfg)
+    try:
+        env, eval_env = make_envs(cfg)
+    except (TypeError, ValueError, gym.error.Error) as exc:  # e.g. overrides the env rejects
+        from spikerl.agents.presets import ConfigError
+
+        raise ConfigError(
+            f"environment {cfg.env!r} cannot be built with env_overrides {cfg.env_overrides}: {exc}"
+        ) from None
     if resume:
         model = load_resumable(ckpt, env)  # env restored from checkpoints/env_state.zip
         note = schedule_note(meta, cfg.timesteps)
