@@ -45,6 +45,7 @@ from spikerl.agents.network import (
     SpikingActorCritic,
     StepOutput,
 )
+from spikerl.models.rstdp_network import HiddenLayerNetworkConfig, build_hidden_layer_policy
 
 SelfRSTDP = TypeVar("SelfRSTDP", bound="RSTDP")
 
@@ -186,12 +187,15 @@ class RSTDPConfig:
         learn: Three-factor rule constants.
         features: Encoder (feature map) settings.
         log_every: Steps (per environment) between logger dumps.
+        network: A core-network policy from :mod:`spikerl.models.rstdp_network` instead of
+            the built-in actor (``snn`` and ``features`` then do not apply).
     """
 
     snn: SNNConfig = field(default_factory=SNNConfig)
     learn: LearnConfig = field(default_factory=LearnConfig)
     features: FeatureConfig = field(default_factory=AutoFeaturesConfig)
     log_every: int = 1000
+    network: HiddenLayerNetworkConfig | None = None
 
 
 def _plain(obj: Any) -> Any:
@@ -251,6 +255,7 @@ class RSTDP(BaseAlgorithm):
                 learn=learn or cfg.learn,
                 features=features or cfg.features,
                 log_every=cfg.log_every,
+                network=cfg.network,
             )
         if str(device) not in ("cpu", "auto"):
             raise ValueError(
@@ -283,6 +288,15 @@ class RSTDP(BaseAlgorithm):
     def _setup_model(self) -> None:
         kwargs = dict(self.policy_kwargs)
         seed = self.seed or 0
+        if self.config.network is not None and "network" not in kwargs:
+            if kwargs:
+                raise ValueError(
+                    f"policy_kwargs {sorted(kwargs)} given beside config.network; build the "
+                    "parts yourself (network=..., encoder=..., ...) or use config.network alone"
+                )
+            kwargs = build_hidden_layer_policy(
+                self.config.network, self.observation_space, self.action_space, seed
+            )
         if "network" in kwargs:
             from spikerl.agents.core_policy import NETWORK_POLICY_KWARGS, NetworkPolicy
 
@@ -307,7 +321,9 @@ class RSTDP(BaseAlgorithm):
             features = kwargs.get("features", self.config.features)
             if not isinstance(snn, SNNConfig):
                 raise TypeError(f"policy_kwargs['snn'] must be an SNNConfig, got {snn!r}")
-            self.config = RSTDPConfig(snn, self.config.learn, features, self.config.log_every)
+            self.config = RSTDPConfig(
+                snn, self.config.learn, features, self.config.log_every, self.config.network
+            )
             self.config_dict = _plain(self.config)
             policy = self.policy_class(
                 self.observation_space, self.action_space, snn=snn, features=features, seed=seed

@@ -155,3 +155,27 @@ def test_resume_of_a_parts_policy_is_exact(tmp_path: object) -> None:
         b = resumed.policy.network.projection(name).weight.detach()
         torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
     np.testing.assert_allclose(straight.learner.critic, resumed.learner.critic, rtol=0, atol=1e-12)
+
+
+def test_cli_trains_a_configured_network_and_resumes(tmp_path: object) -> None:
+    import json
+    import pathlib
+
+    from spikerl.cli import main
+
+    folder = pathlib.Path(str(tmp_path))
+    cfg = folder / "net.yaml"
+    cfg.write_text(
+        "eval_freq: 0\nfinal_eval_episodes: 1\ncheckpoint_freq: 100\n"
+        "rstdp:\n  network:\n    hidden: 8\n    per_action: 2\n    time_steps: 4\n"
+        "    low: [-2.4, -3.0, -0.21, -3.5]\n    high: [2.4, 3.0, 0.21, 3.5]\n"
+    )
+    runs = folder / "runs"
+    args = ["train", "--env", "CartPole-v1", "--config", str(cfg), "--timesteps", "200"]
+    assert main([*args, "--runs-dir", str(runs), "--quiet"]) == 0
+    (run,) = runs.iterdir()
+    saved = (run / "config.yaml").read_text()
+    assert "hidden: 8" in saved and run.name.startswith("CartPole__")
+    assert main(["train", "--resume", str(run), "--timesteps", "300", "--quiet"]) == 0
+    assert json.loads((run / "eval.json").read_text())["timesteps"] == 300
+    assert main(["eval", str(run), "--episodes", "1"]) == 0
