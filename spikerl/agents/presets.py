@@ -250,8 +250,14 @@ def parse_set(items: list[str]) -> dict[str, Any]:
             raise ConfigError(f"--set {item!r}: expected key=value")
         try:
             value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.constructor.ConstructorError:
+            raise ConfigError(
+                f"--set {key}: refused value {raw!r} (YAML tags that build Python objects are "
+                f"never read)"
+            ) from None
         except yaml.YAMLError as exc:
-            raise ConfigError(f"--set {key}: malformed value {raw!r} ({exc})") from exc
+            first = " ".join(str(exc).split())[:200]
+            raise ConfigError(f"--set {key}: malformed value {raw!r} ({first})") from None
         node = out
         parts = key.strip().split(".")
         for p in parts[:-1]:
@@ -271,16 +277,9 @@ def resolve(
     """Preset (default + env) <- config file <- overrides -> a checked TrainConfig."""
     data = preset_dict(agent, env)
     if config_file is not None:
-        p = Path(config_file)
-        try:
-            extra = yaml.safe_load(p.read_text())
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{p}: malformed YAML ({exc})") from exc
-        except OSError as exc:
-            raise ConfigError(f"{p}: cannot read config ({exc})") from exc
-        if not isinstance(extra, dict):
-            raise ConfigError(f"{p}: expected a mapping at the top level")
-        data = _merge(data, extra)
+        from spikerl.agents.validation import read_yaml_mapping
+
+        data = _merge(data, read_yaml_mapping(Path(config_file), "config"))
     if overrides:
         data = _merge(data, overrides)
     return build(TrainConfig, data)

@@ -39,6 +39,8 @@ import numpy as np
 from spikerl.codec import CodecError, arrays_to_npz, decode, encode, npz_to_arrays
 
 FORMAT = "spikerl-env-state"
+#: Largest entry read (bytes, uncompressed): a bound for crafted files (zip bombs).
+_MAX_ENTRY = 1 << 30
 VERSION = 1
 
 #: Attributes that are configuration or handles, never saved.
@@ -316,6 +318,11 @@ def read_env_state(path: str | os.PathLike[str]) -> dict[str, Any]:
                 raise EnvStateError(
                     f"{p}: expected the entries ['arrays.npz', 'data'], found {names}"
                 )
+            for info in zf.infolist():
+                if info.file_size > _MAX_ENTRY:
+                    raise EnvStateError(
+                        f"{p}: entry {info.filename!r} is {info.file_size} bytes (too large)"
+                    )
             blob = zf.read("data")
             npz = zf.read("arrays.npz")
     except (zipfile.BadZipFile, OSError, EOFError) as exc:

@@ -376,3 +376,18 @@ def test_run_folder_files_are_pickle_free(run_folder: Path) -> None:
 
 def _refuse_constant(name: str) -> float:
     raise AssertionError(f"non-standard JSON constant {name}")
+
+
+def test_config_option_with_python_tag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    marker = tmp_path / "pwned"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"seed: !!python/object/apply:pathlib.Path.touch [{marker}]\n")
+    argv = ["train", "--env", "CartPole", "--config", str(cfg), "--runs-dir", str(tmp_path / "r")]
+    _cli_refuses(argv, capsys, marker, "never Python objects")
+    argv = ["train", "--env", "CartPole", "--runs-dir", str(tmp_path / "r")]
+    _cli_refuses(
+        [*argv, "--set", f"seed=!!python/object/apply:os.system [touch {marker}]"],
+        capsys,
+        marker,
+        "--set seed",
+    )
