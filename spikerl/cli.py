@@ -379,11 +379,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise CLIError(f"{target}: no such run folder or model zip")
     model = RSTDP.load(target)
     env_name = env_name or getattr(model, "env_name", None)
-    if env_name is None:
+    if not isinstance(env_name, str):
         raise CLIError(f"{target}: the zip names no environment; pass --env NAME")
     _check_env(env_name)
     if not overrides:
-        overrides = dict(getattr(model, "env_overrides", {}) or {})
+        overrides = getattr(model, "env_overrides", None) or {}
+        if not isinstance(overrides, dict):
+            raise CLIError(f"{target}: env_overrides in the zip is not a mapping")
     video = target.with_suffix(".gif") if args.video else None
     result = evaluate(model, env_name, overrides, args.episodes, args.seed, video)
     result["model"] = str(target)
