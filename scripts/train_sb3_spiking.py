@@ -39,6 +39,7 @@ from spikerl.agents.sb3.factory import (
     sb3_vec_env,
 )
 from spikerl.core.io import atomic_write
+from spikerl.envs.make import load_recipe
 
 SPIKING_POLICIES = ("SpikingMlpPolicy", "SpikingCnnPolicy")
 
@@ -149,6 +150,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument(
         "--set", nargs="*", default=[], help="preset overrides, e.g. sb3.policy_kwargs.time_steps=8"
     )
+    p.add_argument(
+        "--baseline-net-arch",
+        nargs="+",
+        type=int,
+        default=None,
+        help="net_arch of the non-spiking rows (default: the spiking preset's layers)",
+    )
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
@@ -196,11 +204,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     probe = sb3_env_fn(args.env, overrides)
     n_actions = int(probe.action_space.n) if hasattr(probe.action_space, "n") else 0
     probe.close()
-    if (
-        overrides.get("atari.frame_stack") is not None
-        or "ALE/" in str(args.env)
-        or args.env in ("Breakout", "Pong", "SpaceInvaders")
-    ):
+    if load_recipe(args.env).is_atari:
         for a in range(n_actions):
             controls[f"constant_{a}"] = control_policy(args.env, overrides, 20_000, n_control, a)
     result["controls"] = controls
@@ -210,6 +214,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             pk = dict(sb3.get("policy_kwargs") or {})
             if policy not in SPIKING_POLICIES:
                 pk = non_spiking_kwargs(pk)
+                if args.baseline_net_arch:
+                    pk["net_arch"] = list(args.baseline_net_arch)
             env = sb3_vec_env(args.env, int(preset["n_envs"]), seed, overrides)
             model = make_sb3_model(args.algo, env, seed, policy, sb3.get("hyperparams"), pk)
             start = time.perf_counter()

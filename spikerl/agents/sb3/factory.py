@@ -15,20 +15,22 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
-from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.utils import LinearSchedule
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
+from spikerl.agents.sb3.algorithms import A2C, DQN, PPO
 from spikerl.agents.sb3.config import SpikingConfig, config_from_dict, config_to_dict
 from spikerl.agents.sb3.policies import register_policies
 
 __all__ = [
     "SB3_ALGOS",
+    "SB3Config",
     "load_sb3_preset",
     "make_sb3_model",
     "merge_presets",
@@ -40,7 +42,34 @@ __all__ = [
 ]
 
 SB3_ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "dqn": DQN}
-"""The SB3 algorithms ``spikerl train --algo`` runs, by name."""
+"""The SB3 algorithms ``spikerl train --algo`` runs, by name (with pickle-free save/load:
+:mod:`spikerl.agents.sb3.algorithms`)."""
+
+
+@dataclass(frozen=True)
+class SB3Config:
+    """The ``sb3`` section of a run config (``agents/ppo.yaml``, ``a2c.yaml``, ``dqn.yaml``).
+
+    Attributes:
+        policy: Policy name: ``"SpikingMlpPolicy"``, ``"SpikingCnnPolicy"`` or SB3's own
+            (``"MlpPolicy"``, ``"CnnPolicy"``).
+        hyperparams: Keyword arguments of the algorithm as plain values
+            (see :func:`parse_hyperparams`).
+        policy_kwargs: Policy keyword arguments as plain values (see
+            :func:`policy_kwargs_from_dict`).
+    """
+
+    policy: str = "SpikingMlpPolicy"
+    hyperparams: dict[str, Any] = field(default_factory=dict)
+    policy_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.policy, str) or not self.policy:
+            raise ValueError(f"policy must be a policy name, got {self.policy!r}")
+        for name in ("hyperparams", "policy_kwargs"):
+            if not isinstance(getattr(self, name), dict):
+                raise ValueError(f"{name} must be a mapping, got {getattr(self, name)!r}")
+
 
 _SCHEDULED = ("learning_rate", "clip_range", "clip_range_vf")
 _SHAPE_KEYS = ("layers", "features_dim", "net_arch")
