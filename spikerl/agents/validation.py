@@ -167,3 +167,22 @@ def check_numbers_in(path: str, value: Any) -> None:
     elif isinstance(value, list | tuple):
         for i, v in enumerate(value):
             check_numbers_in(f"{path}[{i}]", v)
+
+
+def check_config(obj: Any, path: str = "") -> None:
+    """:func:`check_number` on every numeric field of a (nested) config dataclass, for
+    configs built in Python rather than through :func:`spikerl.agents.presets.build`.
+
+    Raises:
+        ConfigError: The first field out of range or not finite, by its dotted name.
+    """
+    import dataclasses
+
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        for f in dataclasses.fields(obj):
+            check_config(getattr(obj, f.name), f"{path}.{f.name}" if path else f.name)
+    elif isinstance(obj, list | tuple):
+        for i, v in enumerate(obj):
+            check_config(v, f"{path}[{i}]")
+    elif isinstance(obj, int | float) and not isinstance(obj, bool):
+        check_number(path, obj)

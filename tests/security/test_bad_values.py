@@ -203,3 +203,40 @@ def test_meta_json_is_strict_json_without_evaluations(tmp_path: Path) -> None:
     meta = json.loads((run / "checkpoints" / META).read_text(), parse_constant=refuse)
     assert meta["best_mean_reward"] is None and meta["num_timesteps"] == 100
     assert (run / "checkpoints" / LAST).is_file()
+
+
+def test_check_config_for_python_built_configs() -> None:
+    import dataclasses
+
+    from spikerl.agents.rstdp import RSTDPConfig
+    from spikerl.agents.validation import check_config
+
+    for env in ("CartPole", "Breakout"):
+        check_config(load_agent_preset("rstdp", env))  # the shipped presets are in range
+    check_config(RSTDPConfig())
+    bad = dataclasses.replace(
+        RSTDPConfig(), learn=dataclasses.replace(RSTDPConfig().learn, lr_actor=float("nan"))
+    )
+    with pytest.raises(ConfigError, match=r"config\.learn\.lr_actor: nan is not a finite"):
+        check_config(bad, "config")
+
+
+@pytest.mark.parametrize("command", ["resume", "eval"])
+def test_foreign_run_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """A config.yaml of another tool (a mapping of unknown keys) in a run folder."""
+    runs = tmp_path / "runs"
+    argv = ["train", "--env", "CartPole", "--timesteps", "50", "--runs-dir", str(runs)]
+    assert main([*argv, "--set", "eval_freq=0", "--set", "final_eval_episodes=1", "--quiet"]) == 0
+    (run,) = runs.iterdir()
+    (run / "config.yaml").write_text("model: resnet50\nlr: 0.1\n")
+    capsys.readouterr()
+    if command == "resume":
+        assert main(["train", "--resume", str(run), "--quiet"]) == 2
+        needle = "unknown config key 'model'"
+    else:
+        assert main(["eval", str(run), "--episodes", "1"]) == 2
+        needle = "no 'env' name in the run config"
+    err = capsys.readouterr().err
+    assert err.startswith("spikerl: error: ") and needle in err, err
