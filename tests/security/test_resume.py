@@ -266,3 +266,22 @@ def test_disk_full_cli_one_message_exit_1(
     assert main(["train", "--resume", str(run), "--timesteps", "300", "--quiet"]) == 0
     assert read_meta(run / "checkpoints")["num_timesteps"] == 300
     assert (run / "checkpoints" / META).is_file()
+
+
+def test_torn_checkpoint_resumes_with_fresh_episodes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A kill between the renames of a checkpoint leaves an env state of another step than
+    the model: the resume notices, says so and restarts the episodes (still loadable)."""
+    model = _model()
+    model.learn(100)
+    save_resumable(model, tmp_path)
+    old_env_state = (tmp_path / ENV_STATE).read_bytes()
+    model.learn(100, reset_num_timesteps=False)
+    save_resumable(model, tmp_path)
+    (tmp_path / ENV_STATE).write_bytes(old_env_state)  # the state of step 100, model of 200
+    resumed = load_resumable(tmp_path, _model().get_env())
+    assert resumed.num_timesteps == 200 and resumed._last_obs is None  # episodes restart
+    assert "environment state of step 100, model of step 200" in capsys.readouterr().err
+    resumed.learn(50, reset_num_timesteps=False)
+    assert resumed.num_timesteps == 250
