@@ -22,12 +22,20 @@ _M = TypeVar("_M", bound="SafeSaveMixin")
 
 
 class SafeSaveMixin:
-    """``save``/``load`` in the pickle-free format of :mod:`spikerl.agents.persistence`."""
+    """``save``/``load`` in the pickle-free format of :mod:`spikerl.agents.persistence`.
+
+    The zip's ``data`` records the algorithm as ``algo_name`` (``"ppo"``, ``"a2c"``,
+    ``"dqn"``), so a bare zip can be loaded by the right class
+    (:func:`spikerl.agents.sb3.factory.model_class_of`).
+    """
+
+    algo_name: str = ""
 
     def save(self, path: Any, exclude: Any = None, include: Any = None) -> None:
         """Save a pickle-free SB3-layout zip (atomically for a path)."""
         from spikerl.agents.persistence import save_model
 
+        self.__dict__["algo_name"] = type(self).algo_name  # saved with the attributes
         save_model(self, path, exclude, include)
 
     @classmethod
@@ -59,10 +67,16 @@ class SafeSaveMixin:
 class PPO(SafeSaveMixin, sb3.PPO):  # type: ignore[misc]
     """SB3's PPO with pickle-free ``save``/``load``."""
 
+    algo_name = "ppo"
+
 
 class A2C(SafeSaveMixin, sb3.A2C):  # type: ignore[misc]
     """SB3's A2C with pickle-free ``save``/``load``."""
 
+    algo_name = "a2c"
+
 
 class DQN(SafeSaveMixin, sb3.DQN):  # type: ignore[misc]
     """SB3's DQN with pickle-free ``save``/``load``."""
+
+    algo_name = "dqn"

@@ -31,9 +31,12 @@ from spikerl.agents.sb3.policies import register_policies
 __all__ = [
     "SB3_ALGOS",
     "SB3Config",
+    "build_sb3_model",
+    "is_sb3_agent",
     "load_sb3_preset",
     "make_sb3_model",
     "merge_presets",
+    "model_class_of",
     "parse_hyperparams",
     "policy_kwargs_from_dict",
     "policy_kwargs_to_dict",
@@ -187,6 +190,42 @@ def sb3_vec_env(
         seed=seed,
         monitor_dir=monitor_dir,
         vec_env_cls=DummyVecEnv,
+    )
+
+
+def is_sb3_agent(agent: str) -> bool:
+    """Whether ``agent`` (a run config's ``agent``) is one of :data:`SB3_ALGOS`."""
+    return agent in SB3_ALGOS
+
+
+def model_class_of(path: Any) -> type[BaseAlgorithm]:
+    """The class that loads the model zip at ``path``: the SB3 algorithm its ``data`` names
+    (``algo_name``, written by :mod:`spikerl.agents.sb3.algorithms`), else RSTDP.
+
+    Reads the zip's ``data`` JSON only (nothing decoded or unpickled).
+
+    Raises:
+        FileNotFoundError: No such file.
+        CheckpointError: Not a model zip, or an unknown ``algo_name``.
+    """
+    from spikerl.agents.persistence import CheckpointError, read_data_json
+
+    name = read_data_json(path).get("algo_name")
+    if name is None:
+        from spikerl.agents.rstdp import RSTDP
+
+        return RSTDP
+    if name not in SB3_ALGOS:
+        raise CheckpointError(f"{path}: unknown algo_name {name!r}; expected {sorted(SB3_ALGOS)}")
+    return SB3_ALGOS[str(name)]
+
+
+def build_sb3_model(cfg: Any, env: VecEnv) -> BaseAlgorithm:
+    """The model of a run config (:class:`~spikerl.agents.presets.TrainConfig` with an SB3
+    ``agent``): ``make_sb3_model(cfg.agent, env, cfg.seed, **cfg.sb3, device=cfg.device)``."""
+    s = cfg.sb3
+    return make_sb3_model(
+        cfg.agent, env, cfg.seed, s.policy, s.hyperparams, s.policy_kwargs, device=cfg.device
     )
 
 
