@@ -1,9 +1,10 @@
 """R-STDP on Breakout (ALE/Breakout-v5, sticky actions, from pixels, full games).
 
 Trains with the ``Breakout`` preset (ball/paddle features from the grey frames), keeps the
-best weights by periodic greedy evaluation, then evaluates them on ``--eval-episodes``
-full games beside constant-action controls in the same wrapper setup (FIRE on reset and
-life loss, stall guard). Prints JSON lines and writes a learning-curve PNG.
+best weights by periodic greedy evaluation, then evaluates them and the final weights on
+``--eval-episodes`` full games each (actions by the spike vote, ties by a seeded draw; the
+tie fraction is reported) beside constant-action controls in the same wrapper setup (FIRE
+on reset and life loss, stall guard). Prints JSON lines and writes a learning-curve PNG.
 
 Usage: ``python scripts/train_breakout.py [--timesteps 200000] [--seed 0]``.
 """
@@ -116,7 +117,7 @@ def main() -> None:
     best = RSTDP.load(best_path) if best_path.is_file() else model
     seed = args.seed + 5000
     agent = evaluate(best, "Breakout", cfg.env_overrides, args.eval_episodes, seed)
-    final = evaluate(model, "Breakout", cfg.env_overrides, args.control_episodes, seed)
+    final = evaluate(model, "Breakout", cfg.env_overrides, args.eval_episodes, seed)
     controls = {}
     for name, a in (("NOOP", 0), ("FIRE", 1), ("RIGHT", 2), ("LEFT", 3)):
         r = evaluate(_Const(a), "Breakout", cfg.env_overrides, args.control_episodes, seed)
@@ -131,7 +132,12 @@ def main() -> None:
                 "agent_best_std": agent["std_reward"],
                 "agent_episodes": args.eval_episodes,
                 "agent_action_distribution(NOOP,FIRE,RIGHT,LEFT)": agent["action_distribution"],
+                "agent_best_tie_fraction": agent["tie_fraction"],
                 "final_weights_mean": final["mean_reward"],
+                "final_weights_std": final["std_reward"],
+                "final_weights_tie_fraction": final["tie_fraction"],
+                "readout": agent["readout"],
+                "seed": args.seed,
                 "constant_action_controls": controls,
                 "beats_best_constant": agent["mean_reward"] > best_const,
                 "target_10_met": agent["mean_reward"] >= 10,

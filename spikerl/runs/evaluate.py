@@ -15,41 +15,38 @@ def evaluate(
     seed: int,
     video_path: pathlib.Path | None = None,
 ) -> dict[str, Any]:
-    """Greedy evaluation: returns, their mean/std, and the action distribution."""
+    """Greedy evaluation: returns, their mean/std, the action distribution, and how often
+    the spike vote tied (a seeded draw decided) with the readout that decided."""
     import numpy as np
 
     from spikerl.agents.envs import make_agent_vec_env
+    from spikerl.agents.evaluation import greedy_episodes
     from spikerl.agents.persistence import check_spaces
 
     env = make_agent_vec_env(env_name, 1, seed, overrides)
     check_spaces(f"evaluate on {env_name}", model.observation_space, model.action_space, env)
-    returns: list[float] = []
-    counts = np.zeros(env.action_space.n, dtype=np.int64)  # type: ignore[attr-defined]
-    obs = env.reset()
-    state = None
-    starts = np.ones(1, dtype=bool)
-    ret = 0.0
-    while len(returns) < episodes:
-        action, state = model.predict(obs, state, starts, deterministic=True)
-        counts[int(action[0])] += 1
-        obs, r, done, _ = env.step(action)
-        ret += float(r[0])
-        starts = done
-        if done[0]:
-            returns.append(ret)
-            ret = 0.0
+    res = greedy_episodes(model, env, episodes)
     env.close()
     if video_path is not None:
         with contextlib.suppress(Exception):
             record_gif(model, env_name, overrides, seed, video_path)
-    total = max(int(counts.sum()), 1)
+    total = max(sum(res.action_counts), 1)
+    config = getattr(model, "config", None)
+    readout = getattr(getattr(config, "snn", None), "readout", None)
+    if getattr(config, "network", None) is not None or "network" in getattr(
+        model, "policy_kwargs", {}
+    ):
+        readout = "counts"  # a parts policy's decoder reads spike counts
     return {
         "env": env_name,
         "episodes": episodes,
-        "mean_reward": float(np.mean(returns)),
-        "std_reward": float(np.std(returns)),
-        "returns": [round(x, 2) for x in returns],
-        "action_distribution": [round(int(c) / total, 4) for c in counts],
+        "mean_reward": res.mean,
+        "std_reward": res.std,
+        "returns": [round(x, 2) for x in res.returns],
+        "action_distribution": [round(int(c) / total, 4) for c in res.action_counts],
+        "readout": None if readout is None else str(readout),
+        "tie_fraction": None if np.isnan(res.tie_fraction) else round(res.tie_fraction, 4),
+        "decision_margin": None if np.isnan(res.margin) else round(res.margin, 3),
     }
 
 
