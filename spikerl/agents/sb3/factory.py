@@ -222,11 +222,20 @@ def model_class_of(path: Any) -> type[BaseAlgorithm]:
 
 def build_sb3_model(cfg: Any, env: VecEnv) -> BaseAlgorithm:
     """The model of a run config (:class:`~spikerl.agents.presets.TrainConfig` with an SB3
-    ``agent``): ``make_sb3_model(cfg.agent, env, cfg.seed, **cfg.sb3, device=cfg.device)``."""
+    ``agent``): ``make_sb3_model(cfg.agent, env, cfg.seed, **cfg.sb3, device=cfg.device)``.
+
+    Raises:
+        ConfigError: A setting SB3 or the spiking policy refuses (the message names it).
+    """
+    from spikerl.agents.presets import ConfigError
+
     s = cfg.sb3
-    return make_sb3_model(
-        cfg.agent, env, cfg.seed, s.policy, s.hyperparams, s.policy_kwargs, device=cfg.device
-    )
+    try:
+        return make_sb3_model(
+            cfg.agent, env, cfg.seed, s.policy, s.hyperparams, s.policy_kwargs, device=cfg.device
+        )
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"sb3 settings of agent {cfg.agent!r}: {exc}") from exc
 
 
 def make_sb3_model(
