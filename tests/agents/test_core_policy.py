@@ -179,3 +179,37 @@ def test_cli_trains_a_configured_network_and_resumes(tmp_path: object) -> None:
     assert main(["train", "--resume", str(run), "--timesteps", "300", "--quiet"]) == 0
     assert json.loads((run / "eval.json").read_text())["timesteps"] == 300
     assert main(["eval", str(run), "--episodes", "1"]) == 0
+
+
+def test_compiled_and_eager_backends_learn_the_same_weights(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The parts policy on the compiled network loop and on the eager stepwise torch path:
+    same spikes, so the same eligibility and weight changes (float64, 150 env steps)."""
+    from spikerl.core import kernels
+
+    def run() -> list[torch.Tensor]:
+        parts = _parts(seed=1)
+        net = parts["network"]
+        assert isinstance(net, Network)
+        net.to(torch.float64)
+        RSTDP("SpikingPolicy", gym.make("CartPole-v1"), policy_kwargs=parts, seed=1).learn(150)
+        return [
+            net.projection(n).weight.detach().clone() for n in ("input->hidden", "hidden->action")
+        ]
+
+    calls: list[bool] = []
+    fused = kernels.run_network
+
+    def counted(*args: object, **kwargs: object) -> object:
+        out = fused(*args, **kwargs)  # type: ignore[arg-type]
+        calls.append(out is not None)
+        return out
+
+    monkeypatch.setattr(kernels, "run_network", counted)
+    compiled = run()
+    assert len(calls) == 150 and all(calls)  # every window ran in the compiled loop
+    monkeypatch.setattr(kernels, "enabled", lambda: False)
+    eager = run()
+    for a, b in zip(compiled, eager, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-9)
