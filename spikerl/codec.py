@@ -27,7 +27,7 @@ gymnasium space                        ``{"__space__": "Box", ...}`` (Box low/hi
                                        dtype, Discrete n/start, MultiDiscrete nvec/start,
                                        MultiBinary n, Dict, Tuple)
 class                                  ``{"__class__": "module.QualName"}``
-dataclass / NamedTuple / Enum          ``{"__dataclass__": name, "fields": {...}}``,
+frozen dataclass / NamedTuple / Enum   ``{"__dataclass__": name, "fields": {...}}``,
                                        ``{"__namedtuple__": ...}``, ``{"__enum__": name,
                                        "value": v}``
 registered plain object (SB3           ``{"__object__": name, "attrs": {...}}``
@@ -181,6 +181,12 @@ def _class_allowed(cls: type) -> bool:
     return name.startswith(TRUSTED_PREFIXES) and issubclass(cls, _base_kinds())
 
 
+def _dataclass_allowed(cls: type) -> bool:
+    """Frozen dataclasses (value objects: configs) or registered ones."""
+    params = getattr(cls, "__dataclass_params__", None)
+    return bool(params is not None and params.frozen) or qualified_name(cls) in _REGISTERED
+
+
 def _is_namedtuple(value: Any) -> bool:
     return isinstance(value, tuple) and hasattr(type(value), "_fields")
 
@@ -230,6 +236,11 @@ class _Encoder:
                 )
             return {"__class__": qualified_name(value)}
         if dataclasses.is_dataclass(value):
+            if not _dataclass_allowed(type(value)):
+                raise CodecError(
+                    f"{where}: {qualified_name(type(value))} is not a frozen dataclass; register "
+                    f"it with spikerl.codec.register_type to save it"
+                )
             fields = {
                 f.name: self(getattr(value, f.name), f"{where}.{f.name}")
                 for f in dataclasses.fields(value)
@@ -375,7 +386,7 @@ class _Decoder:
         if not isinstance(fields, dict):
             raise CodecError(f"{where}: malformed {tag}")
         values = {k: self(v, f"{where}.{k}") for k, v in fields.items()}
-        if tag == "__dataclass__" and dataclasses.is_dataclass(cls):
+        if tag == "__dataclass__" and dataclasses.is_dataclass(cls) and _dataclass_allowed(cls):
             names = {f.name for f in dataclasses.fields(cls)}
             init = {f.name for f in dataclasses.fields(cls) if f.init}
             if set(values) - names:
