@@ -257,6 +257,9 @@ class RSTDP(BaseAlgorithm):
                 log_every=cfg.log_every,
                 network=cfg.network,
             )
+        from spikerl.agents.validation import check_config
+
+        check_config(cfg, "config")  # ranges and finiteness, as for presets and --set
         if str(device) not in ("cpu", "auto"):
             raise ValueError(
                 f"RSTDP runs on the CPU (compiled small-batch step; a GPU would only add "
