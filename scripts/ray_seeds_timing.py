@@ -5,8 +5,9 @@ Both paths run the same :func:`spikerl.runs.train.train_run` on CartPole with th
 settings (budget overridden): "sequential" trains the seeds in this process one by one (what
 ``spikerl train --seed S`` does for each S), "parallel" is ``spikerl train --seeds ...`` (one
 Ray task per seed, one CPU each, Ray started in-process; its start-up is included). It also
-checks that both paths give the same final-weights returns per seed. Prints one JSON object
-(and writes it with ``--out``).
+checks that both paths give the same final-weights returns per seed, and records each run's
+training speed and the machine's 1-minute load average (other processes share the cores).
+Prints one JSON object (and writes it with ``--out``).
 """
 
 from __future__ import annotations
@@ -41,17 +42,25 @@ def main() -> None:
         "checkpoint_freq": args.timesteps,
     }
     cfg = resolve("CartPole", overrides=overrides)
+    load = [round(os.getloadavg()[0], 2)]
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.time()
-        sequential = {}
+        sequential, seq_speed = {}, []
         for s in args.seeds:
             c = replace(cfg, seed=s)
             res = train_run(c, create_run_dir(Path(tmp) / "seq", c), resume=False, quiet=True)
             sequential[s] = res["final"]["mean_reward"]
+            seq_speed.append(res["env_steps_per_s"])
         seq_s = time.time() - t0
+        load.append(round(os.getloadavg()[0], 2))
         t0 = time.time()
         _, summary = run_seeds(cfg, args.seeds, Path(tmp) / "par")
         par_s = time.time() - t0
+        load.append(round(os.getloadavg()[0], 2))
+        par_speed = [
+            json.loads((Path(r["run_dir"]) / "eval.json").read_text())["env_steps_per_s"]
+            for r in summary["per_seed"]
+        ]
     parallel = {r["seed"]: r["final"]["mean_reward"] for r in summary["per_seed"]}
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
@@ -64,6 +73,9 @@ def main() -> None:
         "sequential_seconds": round(seq_s, 1),
         "parallel_ray_seconds": round(par_s, 1),
         "speedup": round(seq_s / par_s, 2),
+        "train_env_steps_per_s_sequential": seq_speed,
+        "train_env_steps_per_s_parallel": par_speed,
+        "loadavg_1min_start_mid_end": load,
         "same_final_returns": sequential == parallel,
         "final_returns": parallel,
         "commit": commit,

@@ -67,17 +67,7 @@ def main() -> None:
         sweep = json.loads((sweep_dir / "summary.json").read_text())
     sweep_s = time.time() - t0
     best_file = sweep_dir / "best_config.yaml"
-    compare = {}
-    for name, config in (("preset", None), ("sweep_best", best_file)):
-        cfg = resolve("CartPole", config_file=config)
-        group, summary = run_seeds(cfg, args.seeds, args.runs_dir.absolute() / name)
-        compare[name] = {
-            "group_dir": str(group),
-            "aggregate": summary["aggregate"],
-            "final_per_seed": [s["final"]["mean_reward"] for s in summary["per_seed"]],
-            "best_per_seed": [s["best"]["mean_reward"] for s in summary["per_seed"]],
-            "wall_seconds": summary["wall_seconds"],
-        }
+    compare: dict[str, object] = {}
     out = {
         "commit": commit,
         "sweep": {
@@ -96,6 +86,20 @@ def main() -> None:
         "seeds": args.seeds,
         "compare": compare,
     }
+    if args.out:  # the sweep's part first: the comparison takes a while
+        atomic_write_bytes((json.dumps(out) + "\n").encode(), args.out)
+    for name, config in (("preset", None), ("sweep_best", best_file)):
+        cfg = resolve("CartPole", config_file=config)
+        group, summary = run_seeds(cfg, args.seeds, args.runs_dir.absolute() / name)
+        compare[name] = {
+            "group_dir": str(group),
+            "aggregate": summary["aggregate"],
+            "final_per_seed": [s["final"]["mean_reward"] for s in summary["per_seed"]],
+            "best_per_seed": [s["best"]["mean_reward"] for s in summary["per_seed"]],
+            "wall_seconds": summary["wall_seconds"],
+        }
+        if args.out:
+            atomic_write_bytes((json.dumps(out) + "\n").encode(), args.out)
     text = json.dumps(out)
     print(text)
     if args.out:

@@ -280,11 +280,15 @@ def _discard_failed_start(run_dir: pathlib.Path) -> None:
 
 def _train_seeds(args: argparse.Namespace, cfg: Any) -> int:
     """``spikerl train --seeds ...``: the seeds in parallel on Ray (:mod:`spikerl.runs.seeds`)."""
-    from spikerl.runs.seeds import run_seeds
+    from spikerl.runs.seeds import SeedsInterrupted, run_seeds
 
-    group, summary = run_seeds(
-        cfg, args.seeds, args.runs_dir, cpus_per_run=args.cpus_per_run, address=args.address
-    )
+    try:
+        group, summary = run_seeds(
+            cfg, args.seeds, args.runs_dir, cpus_per_run=args.cpus_per_run, address=args.address
+        )
+    except SeedsInterrupted as exc:
+        print(exc, file=sys.stderr)
+        return 130
     print(json.dumps({"group_dir": str(group), **summary["aggregate"]}))
     return 0
 
@@ -294,6 +298,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     import time
 
     from spikerl.agents.presets import resolve, to_dict
+    from spikerl.runs.cluster import prepare_env
+
+    prepare_env(args.address)  # before Ray is imported
     from spikerl.runs.sweep import SweepSpec, read_spec, run_sweep
 
     if args.resume is not None:

@@ -57,6 +57,30 @@ def check_reachable(address: str, timeout_s: float = 5.0) -> None:
         ) from exc
 
 
+def prepare_env(address: str | None) -> None:
+    """Environment settings Ray reads when it is imported: call before ``import ray``.
+
+    Quiet output, and for a Ray Client address (``ray://``) token authentication when a
+    token is at hand (:func:`_client_token_auth`).
+    """
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    if address is not None and address.startswith("ray://"):
+        _client_token_auth()
+
+
+def _client_token_auth() -> None:
+    """Ray Client sends the cluster's auth token only with ``RAY_AUTH_MODE=token``: set it
+    when a token is at hand (``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH`` or Ray's default
+    ``~/.ray/auth_token``, which ``ray start`` writes) and the mode is not chosen already.
+    Ray >= 2.5x turns token authentication on for new clusters by default."""
+    if "RAY_AUTH_MODE" in os.environ:
+        return
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.expanduser("~/.ray/auth_token")
+    if os.environ.get("RAY_AUTH_TOKEN") or os.path.isfile(path):
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
 @contextmanager
 def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator[None]:
     """Ray connected for the duration of a ``with`` block (shut down afterwards).
@@ -70,9 +94,7 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
     Raises:
         RayConnectError: when the cluster cannot be reached.
     """
-    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    prepare_env(address)
     import ray
 
     if address is not None:
@@ -93,7 +115,15 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
             ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
         except (ConnectionError, RuntimeError, TimeoutError) as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise RayConnectError(f"--address {address}: cannot connect to Ray ({first})") from exc
+            hint = (
+                "; a cluster with token authentication needs its token here "
+                "(RAY_AUTH_TOKEN or ~/.ray/auth_token)"
+                if address.startswith("ray://")
+                else ""
+            )
+            raise RayConnectError(
+                f"--address {address}: cannot connect to Ray ({first}){hint}"
+            ) from exc
     try:
         yield
     finally:

@@ -25,6 +25,17 @@ from spikerl.core.io import atomic_write
 from spikerl.runs.errors import RunInputError
 
 
+class SeedsInterrupted(Exception):
+    """Ctrl-C during a seeds run: each seed's run folder keeps its last checkpoint."""
+
+    def __init__(self, group: Path) -> None:
+        super().__init__(
+            f"interrupted; the seed runs in {group} keep their last checkpoints "
+            "(continue one with spikerl train --resume RUN_DIR)"
+        )
+        self.group = group
+
+
 def group_dir_name(cfg: Any, seeds: Sequence[int], stamp: str) -> str:
     """``<env>__<agent>__seeds-<s1>-<s2>...__<stamp>``."""
     env = str(cfg.env).replace("/", "-")
@@ -89,6 +100,7 @@ def run_seeds(
 
     Raises:
         RunInputError: for bad seeds or ``cpus_per_run``.
+        SeedsInterrupted: on Ctrl-C.
         spikerl.runs.cluster.RayConnectError: when ``address`` cannot be reached.
     """
     from spikerl.agents.presets import replace, to_dict
@@ -110,7 +122,12 @@ def run_seeds(
 
         task = ray.remote(train_seed).options(num_cpus=cpus_per_run, max_retries=0)
         refs = [task.remote(to_dict(replace(cfg, seed=s)), str(group), stamp) for s in seeds]
-        results = ray.get(refs)
+        try:
+            results = ray.get(refs)
+        except ray.exceptions.RayTaskError as exc:  # a seed's own error, not Ray's wrapper
+            raise exc.as_instanceof_cause() from None
+        except KeyboardInterrupt:
+            raise SeedsInterrupted(group) from None
     wall_s = time.time() - t0
     summary = seeds_summary(results)
     summary["wall_seconds"] = round(wall_s, 1)

@@ -139,7 +139,11 @@ def params_key(params: dict[str, Any]) -> str:
 
 
 def trial_run_dir(
-    base: dict[str, Any], params: dict[str, Any], trial_id: str, trials_dir: Path, resume: dict
+    base: dict[str, Any],
+    params: dict[str, Any],
+    trial_id: str,
+    trials_dir: Path,
+    resume: dict[str, str],
 ) -> Path:
     """The run folder of a trial: an unfinished earlier trial's with the same values, or a new
     ``<env>__<agent>__<seed>__<trial id>`` under ``trials_dir``."""
@@ -258,13 +262,15 @@ class Ledger:
 class LedgerCallback(tune.Callback):
     """Tune driver callback: trial starts, results and errors into the :class:`Ledger`."""
 
-    def __init__(self, ledger: Ledger, base: dict[str, Any], trials_dir: Path, resume: dict):
+    def __init__(
+        self, ledger: Ledger, base: dict[str, Any], trials_dir: Path, resume: dict[str, str]
+    ) -> None:
         self.ledger = ledger
         self.base = base
         self.trials_dir = trials_dir
         self.resume = resume
 
-    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+    def on_trial_start(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
         """A trial started: record its values and run folder."""
         run_dir = trial_run_dir(
             self.base, trial.config, trial.trial_id, self.trials_dir, self.resume
@@ -272,12 +278,12 @@ class LedgerCallback(tune.Callback):
         self.ledger.start(trial.trial_id, trial.config, run_dir)
 
     def on_trial_result(
-        self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
+        self, iteration: int, trials: list[Any], trial: Any, result: dict[str, Any], **info: Any
     ) -> None:
         """A trial reported."""
         self.ledger.result(trial.trial_id, result)
 
-    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+    def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
         """A trial raised."""
         err = trial.get_error()
         text = (str(err).strip().splitlines() or ["error"])[-1] if err else "error"
@@ -291,7 +297,7 @@ class LedgerASHA(ASHAScheduler):
         super().__init__(**kwargs)
         self.ledger = ledger
 
-    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
+    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
         """ASHA's decision; a STOP before the end of training is recorded."""
         action = super().on_trial_result(tune_controller, trial, result)
         if action == TrialScheduler.STOP and not result.get("done_training"):
@@ -431,9 +437,6 @@ def run_sweep(
     trials_dir = sweep_dir / "trials"
     if resume and not (sweep_dir / LEDGER_FILE).is_file():
         raise RunInputError(f"--resume {sweep_dir}: no {LEDGER_FILE} (no trial ever started)")
-    if not resume:
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-        write_spec(spec, sweep_dir)
     ledger = Ledger(sweep_dir / LEDGER_FILE)
     again = {params_key(nested(e["params"])): e["run_dir"] for _, e in ledger.unfinished()}
     remaining = spec.trials - len(ledger.done())
@@ -443,6 +446,10 @@ def run_sweep(
     if remaining > 0:
         with ray_session(address):
             import ray
+
+            if not resume:  # only once Ray is reached: a failed start leaves no folder
+                sweep_dir.mkdir(parents=True, exist_ok=True)
+                write_spec(spec, sweep_dir)
 
             cpus = float(ray.cluster_resources().get("CPU", 1))
             concurrent = spec.max_concurrent or max(1, int(cpus // spec.cpus_per_run))
@@ -482,6 +489,9 @@ def run_sweep(
                 ),
             )
             tuner.fit()
+        # Through Ray Client the Tune driver (and its ledger callbacks) runs on the head node:
+        # read the ledger back from the shared folder rather than trusting this copy.
+        ledger = Ledger(sweep_dir / LEDGER_FILE)
     summary = summarize(ledger, spec, time.time() - t0)
     summary["sweep_dir"] = str(sweep_dir)
     best = summary["best"]
