@@ -7,7 +7,7 @@ Usage::
         --out results/ray_sweep_cartpole.json
 
 Step 1 is ``spikerl sweep --env CartPole --space agents/spaces/rstdp.yaml`` with a reduced
-per-trial budget (``--trial-timesteps``; evaluations every 5000 steps, 10 episodes; the final
+per-trial budget (``--trial-timesteps``; evaluations every 5000 steps, 5 episodes; the final
 weights judged on 20 episodes); step 2 trains the preset and the sweep's best preset file on
 ``--seeds`` with ``spikerl train --seeds`` (the preset's own budget: 150k steps, 100 final
 episodes) and reads both summaries. ``--sweep-dir`` skips step 1 and reuses a finished sweep.
@@ -49,7 +49,7 @@ def main() -> None:
             overrides={
                 "timesteps": args.trial_timesteps,
                 "eval_freq": 5000,
-                "eval_episodes": 10,
+                "eval_episodes": 5,
                 "final_eval_episodes": 20,
                 "checkpoint_freq": 10_000,
             },
