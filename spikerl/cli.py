@@ -36,7 +36,13 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train an agent; writes runs/<env>__<agent>__<seed>__<time>/")
     t.add_argument("--env", help="environment short name (see `spikerl presets`)")
-    t.add_argument("--agent", default="rstdp", help="agent family (default rstdp)")
+    t.add_argument(
+        "--agent",
+        "--algo",
+        dest="agent",
+        default="rstdp",
+        help="agent: rstdp (default) or SB3's ppo, a2c, dqn (presets agents/<name>.yaml)",
+    )
     t.add_argument("--timesteps", type=int, help="environment steps (preset default)")
     t.add_argument("--seed", type=int, help="seed (default 0)")
     t.add_argument("--n-envs", type=int, help="environments run as one batch")
@@ -243,7 +249,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         from spikerl.agents.envs import canonical_env_name
 
         cfg = resolve(canonical_env_name(args.env), args.agent, args.config, _overrides(args))
-        if cfg.device not in ("cpu", "auto"):
+        if cfg.agent == "rstdp" and cfg.device not in ("cpu", "auto"):
             raise CLIError(
                 f"device {cfg.device!r}: the R-STDP agent runs on cpu (hand-written NumPy step)"
             )
@@ -354,7 +360,6 @@ def _overrides_from(items: list[str], **flags: Any) -> dict[str, Any]:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """``spikerl eval RUN_OR_ZIP``."""
-    from spikerl.agents.rstdp import RSTDP
     from spikerl.agents.validation import read_yaml_mapping
     from spikerl.runs.evaluate import evaluate
 
@@ -384,7 +389,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
             raise CLIError(f"{args.target}: no model zip in the run folder")
     elif not target.is_file():
         raise CLIError(f"{target}: no such run folder or model zip")
-    model = RSTDP.load(target)
+    from spikerl.agents.sb3.factory import model_class_of
+
+    model = model_class_of(target).load(target)
     env_name = env_name or getattr(model, "env_name", None)
     if not isinstance(env_name, str):
         raise CLIError(f"{target}: the zip names no environment; pass --env NAME")

@@ -26,6 +26,7 @@ from spikerl.agents.features import (
     PixelGridConfig,
 )
 from spikerl.agents.rstdp import FeatureConfig, RSTDPConfig
+from spikerl.agents.sb3.factory import SB3Config
 from spikerl.agents.validation import check_number, check_numbers_in, yaml_number_hint
 
 
@@ -40,7 +41,7 @@ FEATURE_KINDS: dict[str, type[Any]] = {
     "pixels": PixelGridConfig,
     "breakout": BreakoutFieldsConfig,
 }
-AGENTS = ("rstdp",)
+AGENTS = ("rstdp", "ppo", "a2c", "dqn")
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,9 @@ class TrainConfig:
         track: Log to wandb (offline into the run folder without an API key).
         wandb_project: wandb project name.
         video: Record an episode video at the final evaluation.
-        rstdp: Agent settings.
+        rstdp: Agent settings (``agent: rstdp``).
+        sb3: Policy, hyperparameters and policy_kwargs of SB3's PPO, A2C or DQN
+            (``agent: ppo | a2c | dqn``; :class:`~spikerl.agents.sb3.factory.SB3Config`).
     """
 
     env: str = "CartPole"
@@ -80,6 +83,7 @@ class TrainConfig:
     wandb_project: str = "spikerl"
     video: bool = False
     rstdp: RSTDPConfig = field(default_factory=RSTDPConfig)
+    sb3: SB3Config = field(default_factory=SB3Config)
 
 
 def agent_preset_dir() -> Path:

@@ -22,8 +22,11 @@ def evaluate(
     from spikerl.agents.envs import make_agent_vec_env
     from spikerl.agents.evaluation import greedy_episodes
     from spikerl.agents.persistence import check_spaces
+    from spikerl.agents.sb3.algorithms import SafeSaveMixin
+    from spikerl.agents.sb3.factory import sb3_vec_env
 
-    env = make_agent_vec_env(env_name, 1, seed, overrides)
+    make = sb3_vec_env if isinstance(model, SafeSaveMixin) else make_agent_vec_env
+    env = make(env_name, 1, seed, overrides)
     check_spaces(f"evaluate on {env_name}", model.observation_space, model.action_space, env)
     res = greedy_episodes(model, env, episodes)
     env.close()

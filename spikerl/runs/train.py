@@ -56,9 +56,11 @@ def start_wandb(cfg: Any, run_dir: pathlib.Path, run_id: str | None) -> Any:
 def make_envs(cfg: Any) -> tuple[Any, Any]:
     """Training VecEnv (``n_envs``, seed ``seed``) and evaluation VecEnv (1, ``seed + 1000``)."""
     from spikerl.agents.envs import make_agent_vec_env
+    from spikerl.agents.sb3.factory import is_sb3_agent, sb3_vec_env
 
-    env = make_agent_vec_env(cfg.env, cfg.n_envs, cfg.seed, cfg.env_overrides)
-    eval_env = make_agent_vec_env(cfg.env, 1, cfg.seed + 1000, cfg.env_overrides)
+    make = sb3_vec_env if is_sb3_agent(cfg.agent) else make_agent_vec_env
+    env = make(cfg.env, cfg.n_envs, cfg.seed, cfg.env_overrides)
+    eval_env = make(cfg.env, 1, cfg.seed + 1000, cfg.env_overrides)
     return env, eval_env
 
 
@@ -118,9 +120,11 @@ def train_run(
     )
     from spikerl.agents.finite import NonFiniteError
     from spikerl.agents.rstdp import RSTDP
+    from spikerl.agents.sb3.factory import SB3_ALGOS, build_sb3_model, is_sb3_agent
     from spikerl.core.io import atomic_write_bytes
     from spikerl.runs.evaluate import evaluate
 
+    model_cls: Any = SB3_ALGOS[cfg.agent] if is_sb3_agent(cfg.agent) else RSTDP
     ckpt = run_dir / "checkpoints"
     meta: dict[str, Any] = read_meta(ckpt) if resume else {}
 
@@ -133,12 +137,16 @@ def train_run(
             f"environment {cfg.env!r} cannot be built with env_overrides {cfg.env_overrides}: {exc}"
         ) from None
     if resume:
-        model = load_resumable(ckpt, env)  # env restored from checkpoints/env_state.zip
+        model = load_resumable(ckpt, env, model_cls)  # env restored from env_state.zip
         note = schedule_note(meta, cfg.timesteps)
         if note:
             print(f"spikerl: note: {note}", file=sys.stderr)
     else:
-        model = RSTDP("SpikingPolicy", env, cfg.rstdp, seed=cfg.seed, device=cfg.device)
+        model = (
+            build_sb3_model(cfg, env)
+            if is_sb3_agent(cfg.agent)
+            else RSTDP("SpikingPolicy", env, cfg.rstdp, seed=cfg.seed, device=cfg.device)
+        )
     model.env_name = cfg.env
     model.env_overrides = dict(cfg.env_overrides)
 
@@ -179,7 +187,9 @@ def train_run(
     def meta_all() -> dict[str, Any]:
         return {**meta_fn(), "best_mean_reward": float(eval_cb.best_mean_reward)}
 
-    cbs = CallbackList([ResumableCheckpoint(ckpt, cfg.checkpoint_freq, meta_all), eval_cb, stop])
+    cbs = CallbackList(
+        [ResumableCheckpoint(ckpt, cfg.checkpoint_freq, meta_all, prefix=cfg.agent), eval_cb, stop]
+    )
     remaining = cfg.timesteps - model.num_timesteps
     t0 = time.time()
     start_steps = model.num_timesteps
@@ -211,7 +221,7 @@ def train_run(
     with run_writes(run_dir):
         model.save(run_dir / "final.zip")
     best = run_dir / "best_model.zip"
-    chosen = RSTDP.load(best) if best.is_file() else model
+    chosen = model_cls.load(best) if best.is_file() else model
     result = evaluate(
         chosen,
         cfg.env,

@@ -37,6 +37,7 @@ __all__ = [
     "make_sb3_model",
     "merge_presets",
     "model_class_of",
+    "non_spiking_kwargs",
     "parse_hyperparams",
     "policy_kwargs_from_dict",
     "policy_kwargs_to_dict",
@@ -220,6 +221,32 @@ def model_class_of(path: Any) -> type[BaseAlgorithm]:
     return SB3_ALGOS[str(name)]
 
 
+def non_spiking_kwargs(policy_kwargs: dict[str, Any], policy: str) -> dict[str, Any]:
+    """A spiking preset's policy kwargs for one of SB3's own policies.
+
+    ``layers`` becomes ``net_arch`` (the same sizes); the spiking settings (``features_dim``
+    and the :class:`SpikingConfig` fields) do not apply and are dropped with a note on
+    stderr that names them, so that ``--set sb3.policy=MlpPolicy`` gives the non-spiking
+    twin of a preset.
+    """
+    import sys
+
+    out = dict(policy_kwargs)
+    dropped = sorted(k for k in out if k in SpikingConfig.keys() or k == "features_dim")
+    for k in dropped:
+        del out[k]
+    if "layers" in out:
+        out.setdefault("net_arch", list(out["layers"]))
+        del out["layers"]
+    if dropped:
+        print(
+            f"spikerl: note: {policy} is not a spiking policy; ignoring the spiking "
+            f"policy_kwargs {dropped}",
+            file=sys.stderr,
+        )
+    return out
+
+
 def build_sb3_model(cfg: Any, env: VecEnv) -> BaseAlgorithm:
     """The model of a run config (:class:`~spikerl.agents.presets.TrainConfig` with an SB3
     ``agent``): ``make_sb3_model(cfg.agent, env, cfg.seed, **cfg.sb3, device=cfg.device)``.
@@ -230,9 +257,12 @@ def build_sb3_model(cfg: Any, env: VecEnv) -> BaseAlgorithm:
     from spikerl.agents.presets import ConfigError
 
     s = cfg.sb3
+    policy_kwargs = dict(s.policy_kwargs)
+    if not s.policy.startswith("Spiking"):
+        policy_kwargs = non_spiking_kwargs(policy_kwargs, s.policy)
     try:
         return make_sb3_model(
-            cfg.agent, env, cfg.seed, s.policy, s.hyperparams, s.policy_kwargs, device=cfg.device
+            cfg.agent, env, cfg.seed, s.policy, s.hyperparams, policy_kwargs, device=cfg.device
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"sb3 settings of agent {cfg.agent!r}: {exc}") from exc
