@@ -101,7 +101,9 @@ def test_callback_checkpoints_load_without_unpickling(cls: type, tmp_path: Path)
     """EvalCallback saves the best model with ``model.save``: the zip is pickle-free, names
     its algorithm, and loads to the same actions."""
     env = make_vec_env("CartPole-v1", n_envs=1, seed=0)
-    kwargs = {"learning_starts": 10} if cls is DQN else {"n_steps": 16, "batch_size": 16}
+    kwargs: dict[str, int] = {"learning_starts": 10} if cls is DQN else {"n_steps": 16}
+    if cls is PPO:
+        kwargs["batch_size"] = 16
     model = cls("SpikingMlpPolicy", env, seed=0, policy_kwargs={"layers": [8]}, **kwargs)
     cb = EvalCallback(
         make_vec_env("CartPole-v1", n_envs=1, seed=1),
