@@ -28,10 +28,12 @@ from spikerl.runs.evaluate import evaluate
 
 
 class _Const:
-    """A constant-action policy with the ``predict`` signature."""
+    """A constant-action policy with the ``predict`` signature (and the env's spaces)."""
 
-    def __init__(self, action: int) -> None:
+    def __init__(self, action: int, observation_space: Any, action_space: Any) -> None:
         self.action = action
+        self.observation_space = observation_space
+        self.action_space = action_space
 
     def predict(self, obs: Any, state: Any, start: Any, deterministic: bool = True) -> Any:
         return np.full(len(obs), self.action), None
@@ -82,37 +84,47 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[])
     ap.add_argument("--out", type=pathlib.Path, default=None)
     ap.add_argument("--png", type=pathlib.Path, default=pathlib.Path("breakout_rstdp.png"))
+    ap.add_argument(
+        "--eval-only",
+        action="store_true",
+        help="evaluate final.zip and best_model.zip already in --out (no training)",
+    )
     args = ap.parse_args()
     out = args.out or pathlib.Path(tempfile.mkdtemp(prefix="breakout_rstdp_"))
     cfg = resolve("Breakout", overrides=parse_set(args.set) if args.set else None)
     env = make_agent_vec_env("Breakout", 1, args.seed, cfg.env_overrides)
-    eval_env = make_agent_vec_env("Breakout", 1, args.seed + 1000, cfg.env_overrides)
-    model = RSTDP("SpikingPolicy", env, cfg.rstdp, seed=args.seed)
-    cb = EvalCallback(
-        eval_env,
-        n_eval_episodes=3,
-        eval_freq=args.eval_freq,
-        best_model_save_path=str(out),
-        log_path=str(out),
-        verbose=0,
-    )
-    t0 = time.time()
-    model.learn(args.timesteps, callback=cb)
-    train_s = time.time() - t0
-    model.save(out / "final.zip")
-    eps = [float(e["r"]) for e in model.ep_info_buffer]
-    print(
-        json.dumps(
-            {
-                "phase": "train",
-                "timesteps": args.timesteps,
-                "seconds": round(train_s),
-                "env_steps_per_s": round(args.timesteps / train_s),
-                "train_ep_rew_last100": float(np.mean(eps)) if eps else None,
-            }
-        ),
-        flush=True,
-    )
+    eps: list[float] = []
+    train_s = float("nan")
+    if args.eval_only:
+        model = RSTDP.load(out / "final.zip")
+    else:
+        eval_env = make_agent_vec_env("Breakout", 1, args.seed + 1000, cfg.env_overrides)
+        model = RSTDP("SpikingPolicy", env, cfg.rstdp, seed=args.seed)
+        cb = EvalCallback(
+            eval_env,
+            n_eval_episodes=3,
+            eval_freq=args.eval_freq,
+            best_model_save_path=str(out),
+            log_path=str(out),
+            verbose=0,
+        )
+        t0 = time.time()
+        model.learn(args.timesteps, callback=cb)
+        train_s = time.time() - t0
+        model.save(out / "final.zip")
+        eps = [float(e["r"]) for e in model.ep_info_buffer]
+        print(
+            json.dumps(
+                {
+                    "phase": "train",
+                    "timesteps": args.timesteps,
+                    "seconds": round(train_s),
+                    "env_steps_per_s": round(args.timesteps / train_s),
+                    "train_ep_rew_last100": float(np.mean(eps)) if eps else None,
+                }
+            ),
+            flush=True,
+        )
     best_path = out / "best_model.zip"
     best = RSTDP.load(best_path) if best_path.is_file() else model
     seed = args.seed + 5000
@@ -120,7 +132,8 @@ def main() -> None:
     final = evaluate(model, "Breakout", cfg.env_overrides, args.eval_episodes, seed)
     controls = {}
     for name, a in (("NOOP", 0), ("FIRE", 1), ("RIGHT", 2), ("LEFT", 3)):
-        r = evaluate(_Const(a), "Breakout", cfg.env_overrides, args.control_episodes, seed)
+        const = _Const(a, env.observation_space, env.action_space)
+        r = evaluate(const, "Breakout", cfg.env_overrides, args.control_episodes, seed)
         controls[name] = r["mean_reward"]
     best_const = max(controls.values())
     print(
@@ -141,7 +154,9 @@ def main() -> None:
                 "constant_action_controls": controls,
                 "beats_best_constant": agent["mean_reward"] > best_const,
                 "target_10_met": agent["mean_reward"] >= 10,
-                "env_steps_per_s_training": round(args.timesteps / train_s),
+                "env_steps_per_s_training": None
+                if args.eval_only
+                else round(args.timesteps / train_s),
             }
         ),
         flush=True,
