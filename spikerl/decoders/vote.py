@@ -17,6 +17,7 @@ same draws give the same actions. Nothing else (input currents, drives) is read.
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -67,6 +68,8 @@ def vote(scores: np.ndarray, u: np.ndarray) -> Decision:
             f"vote: expected scores [B, A] and draws [B], got {list(s.shape)} and "
             f"{list(draws.shape)}"
         )
+    if s.shape[0] <= _SMALL_BATCH:
+        return _vote_rows(s, draws)
     if not np.isfinite(s).all():
         raise ValueError("vote: scores must be finite")
     best = s.max(axis=1, keepdims=True)
@@ -82,6 +85,30 @@ def vote(scores: np.ndarray, u: np.ndarray) -> Decision:
     else:
         margin = np.zeros(s.shape[0])
     return Decision(actions, m > 1, margin)
+
+
+#: Batches up to this size are decided row by row in plain Python: at batch 1 that costs
+#: a few microseconds instead of ~35 for the vectorised path's array calls.
+_SMALL_BATCH = 4
+
+
+def _vote_rows(s: np.ndarray, draws: np.ndarray) -> Decision:
+    """:func:`vote` for a few rows (the same rule, the same results)."""
+    b = s.shape[0]
+    actions = np.empty(b, dtype=np.int64)
+    tied = np.empty(b, dtype=bool)
+    margin = np.empty(b)
+    for r, (row, u) in enumerate(zip(s.tolist(), draws.tolist(), strict=True)):
+        if not all(math.isfinite(x) for x in row):
+            raise ValueError("vote: scores must be finite")
+        best = max(row)
+        top = [i for i, x in enumerate(row) if x == best]
+        m = len(top)
+        actions[r] = top[min(int(u * m), m - 1)]
+        tied[r] = m > 1
+        rest = [x for x in row if x != best]
+        margin[r] = 0.0 if m > 1 or not rest else best - max(rest)
+    return Decision(actions, tied, margin)
 
 
 def group_scores(

@@ -71,3 +71,21 @@ def test_agent_ties_ignore_input_current() -> None:
         rng=np.random.default_rng(0),
     )  # fmt: skip
     np.testing.assert_array_equal(out.actions, again.actions)
+
+
+def test_small_and_large_batches_decide_alike() -> None:
+    """The row-by-row path (small batches) and the vectorised one give the same decisions."""
+    import sys
+
+    vote_module = sys.modules["spikerl.decoders.vote"]
+
+    g = np.random.default_rng(1)
+    scores = g.integers(0, 4, (500, 3)).astype(float)
+    u = g.random(500)
+    big = vote(scores, u)
+    small = [vote_module._vote_rows(scores[i : i + 1], u[i : i + 1]) for i in range(500)]
+    np.testing.assert_array_equal(big.actions, np.concatenate([d.actions for d in small]))
+    np.testing.assert_array_equal(big.tied, np.concatenate([d.tied for d in small]))
+    np.testing.assert_array_equal(big.margin, np.concatenate([d.margin for d in small]))
+    with pytest.raises(ValueError, match="finite"):
+        vote(np.array([[np.inf, 1.0]]), np.zeros(1))
