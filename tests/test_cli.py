@@ -147,7 +147,7 @@ def test_presets_lists(capsys: pytest.CaptureFixture[str]) -> None:
     ("args", "needle"),
     [
         (["--env", "NoSuchEnv"], "CartPole"),
-        (["--env", "CartPole", "--agent", "dqn"], "rstdp"),
+        (["--env", "CartPole", "--agent", "nosuchagent"], "rstdp"),
         (["--env", "CartPole", "--set", "rstdp.learn.nope=1"], "rstdp.learn.nope"),
         (["--env", "CartPole", "--set", "rstdp.snn.sim_steps=abc"], "rstdp.snn.sim_steps"),
         (["--env", "CartPole", "--set", "novalue"], "novalue"),
