@@ -88,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("target", type=pathlib.Path, metavar="RUN_OR_ZIP")
     e.add_argument("--episodes", type=int, default=10)
     e.add_argument("--env", help="environment short name (needed for a bare zip without one)")
-    e.add_argument("--video", action="store_true", help="write an episode GIF beside the model")
+    e.add_argument("--video", action="store_true", help="write an episode MP4 beside the model")
     e.add_argument("--seed", type=int, default=12345)
     sub.add_parser("presets", help="list environment and agent presets")
     sub.add_parser(
@@ -400,7 +400,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         overrides = getattr(model, "env_overrides", None) or {}
         if not isinstance(overrides, dict):
             raise CLIError(f"{target}: env_overrides in the zip is not a mapping")
-    video = target.with_suffix(".gif") if args.video else None
+    video = target.with_suffix(".mp4") if args.video else None
     result = evaluate(model, env_name, overrides, args.episodes, args.seed, video)
     result["model"] = str(target)
     if video is not None:

@@ -119,8 +119,8 @@ def test_track_offline_wandb_files(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         b"snn/firing_rate/actions",
         b"rstdp/modulation",
         b"rstdp/mean_abs_dw",
-        b"weights/actor",
-        b"snn/spike_raster",
+        b"weights/input->action",
+        b"eval/episode_spikes",
         b"eval/episode_video",
     )
     missing: list[bytes] = list(keys)
@@ -132,7 +132,7 @@ def test_track_offline_wandb_files(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         if missing:
             time.sleep(0.5)
     assert not missing, missing
-    assert list((run / "wandb").rglob("*.gif")), "no episode video in the run's media"
+    assert list((run / "wandb").rglob("*.mp4")), "no episode video in the run's media"
     meta = json.loads((run / "checkpoints/meta.json").read_text())
     assert meta["wandb_id"]
 

@@ -1,6 +1,6 @@
-"""SB3 callbacks for runs: resumable checkpoints, graceful stop, wandb media.
+"""SB3 callbacks for runs: resumable checkpoints and graceful stop.
 
-wandb is imported lazily, only by the functions that log to it.
+The dashboard panels (wandb, TensorBoard) are in :mod:`spikerl.agents.panels`.
 """
 
 from __future__ import annotations
@@ -371,87 +371,3 @@ class StopOnSignal(BaseCallback):
 
     def _on_step(self) -> bool:
         return not self.stopped
-
-
-class WandbOutputFormat(KVWriter):
-    """SB3 logger output that forwards every dump to ``wandb.log`` (SB3's own keys)."""
-
-    def write(
-        self,
-        key_values: dict[str, Any],
-        key_excluded: dict[str, tuple[str, ...]],
-        step: int = 0,
-    ) -> None:
-        """Log numeric values at ``step``."""
-        import wandb
-
-        data = {
-            k: v
-            for k, v in key_values.items()
-            if isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
-        }
-        if data and wandb.run is not None:
-            wandb.log({**data, "global_step": step})
-
-    def close(self) -> None:
-        """Nothing to close (the run is finished by its owner)."""
-
-
-def spike_raster_image(model: RSTDP, env: Any, steps: int = 50) -> np.ndarray:
-    """RGB image of the action neurons' spikes over ``steps`` greedy env steps."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from spikerl.plotting import figure_to_array, spike_raster
-
-    obs = env.reset()
-    state = None
-    windows = []
-    net = model.policy.net
-    st = net.initial_state(env.num_envs)
-    for _ in range(steps):
-        out, st = net.step(
-            model.policy.features(np.asarray(obs)),
-            st,
-            deterministic=False,
-            learn=False,
-            rng=np.random.default_rng(0),
-        )
-        windows.append(out.spikes)
-        obs, _, dones, _ = env.step(out.actions)
-        st = net.reset_state(st, dones)
-    del state
-    spikes = np.concatenate(windows, axis=0)  # [steps*T, B, N]
-    fig = spike_raster(spikes, dt=net.snn.dt, title="action neurons (populations stacked)")
-    return figure_to_array(fig)
-
-
-class WandbMediaCallback(BaseCallback):
-    """After each evaluation: weight histograms and a spike-raster image to wandb."""
-
-    def __init__(self, raster_env: Any) -> None:
-        super().__init__()
-        self.raster_env = raster_env
-
-    def _on_step(self) -> bool:
-        import wandb
-
-        if wandb.run is None:
-            return True
-        assert isinstance(self.model, RSTDP)
-        net = self.model.policy.net
-        parent = self.parent
-        data: dict[str, Any] = {
-            "weights/actor": wandb.Histogram(net.w_np.ravel().tolist()),
-            "weights/critic": wandb.Histogram(net.critic_np.ravel().tolist()),
-            "global_step": self.num_timesteps,
-        }
-        try:
-            img = spike_raster_image(self.model, self.raster_env)
-            data["snn/spike_raster"] = wandb.Image(img)
-        except Exception as exc:  # plotting must never kill training
-            data["snn/raster_error"] = str(exc)[:200]
-        if isinstance(parent, EvalCallback):
-            data["eval/best_mean_reward"] = float(parent.best_mean_reward)
-        wandb.log(data)
-        return True

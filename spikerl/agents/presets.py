@@ -62,7 +62,8 @@ class TrainConfig:
         env_overrides: Overrides of the environment recipe (dotted keys).
         track: Log to wandb (offline into the run folder without an API key).
         wandb_project: wandb project name.
-        video: Record an episode video at the final evaluation.
+        video: Record an episode video (MP4) at the final evaluation.
+        tensorboard: Write TensorBoard event files into ``<run>/tensorboard``.
         rstdp: Agent settings (``agent: rstdp``).
         sb3: Policy, hyperparameters and policy_kwargs of SB3's PPO, A2C or DQN
             (``agent: ppo | a2c | dqn``; :class:`~spikerl.agents.sb3.factory.SB3Config`).
@@ -82,6 +83,7 @@ class TrainConfig:
     track: bool = False
     wandb_project: str = "spikerl"
     video: bool = False
+    tensorboard: bool = False
     rstdp: RSTDPConfig = field(default_factory=RSTDPConfig)
     sb3: SB3Config = field(default_factory=SB3Config)
 

@@ -45,6 +45,7 @@ from spikerl.agents.network import (
     SpikingActorCritic,
     StepOutput,
 )
+from spikerl.agents.panels import log_episodes, record_distributions
 from spikerl.models.rstdp_network import HiddenLayerNetworkConfig, build_hidden_layer_policy
 
 SelfRSTDP = TypeVar("SelfRSTDP", bound="RSTDP")
@@ -460,6 +461,7 @@ class RSTDP(BaseAlgorithm):
         n_tied = 0.0
         margin = 0.0
         steps_since_log = 0
+        third_factor: list[float] = []  # dashboards: histogram of the TD errors
         while self.num_timesteps < total_timesteps:
             learner.reset(np.asarray(self._last_episode_starts))
             obs = np.asarray(self._last_obs)
@@ -491,12 +493,16 @@ class RSTDP(BaseAlgorithm):
             n_dw += stats.mean_abs_dw
             n_mod += abs(stats.modulation)
             n_upd += 1
+            third_factor.append(stats.modulation)
             self._update_info_buffer(infos, dones)
+            log_episodes(self.logger, infos, dones, self.num_timesteps)
             self._last_obs = new_obs  # type: ignore[assignment]
             self._last_episode_starts = dones
             self._n_updates += 1
             steps_since_log += 1
             if steps_since_log >= every:
+                record_distributions(self, third_factor)
+                third_factor = []
                 self._record(n_mod / n_upd, n_dw / n_upd, n_tied / n_upd, margin / n_upd)
                 n_dw = n_mod = n_tied = margin = 0.0
                 n_upd = 0

@@ -1,4 +1,4 @@
-"""Greedy evaluation of a trained model, and one greedy episode as a GIF."""
+"""Greedy evaluation of a trained model, and one greedy episode as an MP4."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def evaluate(
     env.close()
     if video_path is not None:
         with contextlib.suppress(Exception):
-            record_gif(model, env_name, overrides, seed, video_path)
+            record_video(model, env_name, overrides, seed, video_path)
     total = max(sum(res.action_counts), 1)
     config = getattr(model, "config", None)
     readout = getattr(getattr(config, "snn", None), "readout", None)
@@ -53,35 +53,27 @@ def evaluate(
     }
 
 
-def record_gif(
+def record_video(
     model: Any,
     env_name: str,
     overrides: dict[str, Any],
     seed: int,
     path: pathlib.Path,
-    max_frames: int = 1500,
-) -> None:
-    """Write one greedy episode as a GIF (every second frame, capped at ``max_frames``)."""
-    import imageio
-    import numpy as np
-
+    max_steps: int = 3000,
+    frame_every: int = 2,
+) -> pathlib.Path:
+    """Write one greedy episode as an MP4 (or GIF, by the suffix of ``path``), every
+    ``frame_every``-th frame at the env's ``render_fps / frame_every``."""
     from spikerl.agents.envs import make_agent_env_fn
+    from spikerl.plotting.episode import record_episode, write_video
 
     env = make_agent_env_fn(env_name, overrides, render_mode="rgb_array")
-    obs, _ = env.reset(seed=seed)
-    frames = []
-    state = None
-    start = np.ones(1, dtype=bool)
-    for t in range(max_frames):
-        action, state = model.predict(obs[None], state, start, deterministic=True)
-        start = np.zeros(1, dtype=bool)
-        obs, _, term, trunc, _ = env.step(int(action[0]))
-        if t % 2 == 0:
-            frames.append(_frame(env))
-        if term or trunc:
-            break
-    env.close()
-    imageio.mimsave(path, frames, duration=0.04, loop=0)
+    try:
+        rec = record_episode(model, env, seed, max_steps=max_steps, frame_every=frame_every)
+    finally:
+        env.close()
+    fps = max(1, int(env.metadata.get("render_fps") or 30) // frame_every)
+    return write_video(rec.frames, path, fps=fps)
 
 
 def _frame(env: Any) -> Any:

@@ -64,6 +64,7 @@ BUDGET_KEYS = (
     "final_eval_episodes",
     "checkpoint_freq",
     "track",
+    "tensorboard",
     "video",
     "wandb_project",
     "device",

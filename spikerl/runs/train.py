@@ -53,6 +53,18 @@ def start_wandb(cfg: Any, run_dir: pathlib.Path, run_id: str | None) -> Any:
     )
 
 
+def log_model_artifact(run: Any, run_dir: pathlib.Path) -> None:
+    """The run's model zips (final, best) and resolved config as one wandb ``model``
+    artifact named after the run folder."""
+    import wandb
+
+    art = wandb.Artifact(f"model-{run_dir.name}".replace("__", "-"), type="model")
+    for name in ("final.zip", "best_model.zip", "config.yaml", "eval.json"):
+        if (run_dir / name).is_file():
+            art.add_file(str(run_dir / name), name=name)
+    run.log_artifact(art)
+
+
 def make_envs(cfg: Any) -> tuple[Any, Any]:
     """Training VecEnv (``n_envs``, seed ``seed``) and evaluation VecEnv (1, ``seed + 1000``)."""
     from spikerl.agents.envs import make_agent_vec_env
@@ -76,7 +88,9 @@ def train_run(
 
     Writes ``checkpoints/`` (``last.zip``, env state, meta), ``best_model.zip`` and
     ``evaluations.npz`` (SB3 EvalCallback), ``progress.csv``, ``final.zip`` and ``eval.json``
-    into ``run_dir`` (and ``wandb/`` with ``cfg.track``).
+    into ``run_dir`` (and ``wandb/`` with ``cfg.track``, ``tensorboard/`` with
+    ``cfg.tensorboard``; with either, the panels of :mod:`spikerl.agents.panels` and an
+    MP4 per evaluation in ``videos/``).
 
     Args:
         cfg: The resolved :class:`~spikerl.agents.presets.TrainConfig` (already saved as
@@ -108,8 +122,6 @@ def train_run(
         ResumableCheckpoint,
         ResumedCSVOutputFormat,
         StopOnSignal,
-        WandbMediaCallback,
-        WandbOutputFormat,
         load_resumable,
         read_meta,
         restore_evaluations,
@@ -119,6 +131,7 @@ def train_run(
         write_error,
     )
     from spikerl.agents.finite import NonFiniteError
+    from spikerl.agents.panels import EpisodeLog, EvalMedia, WandbOutputFormat
     from spikerl.agents.rstdp import RSTDP
     from spikerl.agents.sb3.factory import SB3_ALGOS, build_sb3_model, is_sb3_agent
     from spikerl.core.io import atomic_write_bytes
@@ -156,13 +169,21 @@ def train_run(
     if cfg.track:
         run = start_wandb(cfg, run_dir, meta.get("wandb_id"))
         formats.append(WandbOutputFormat())
+    if cfg.tensorboard:
+        from stable_baselines3.common.logger import TensorBoardOutputFormat
+
+        formats.append(TensorBoardOutputFormat(str(run_dir / "tensorboard")))
     model.set_logger(Logger(str(run_dir), formats))
 
     def meta_fn() -> dict[str, Any]:
         return {"wandb_id": run.id if run is not None else None}
 
     stop = StopOnSignal()
-    after: list[BaseCallback] = [WandbMediaCallback(make_envs(cfg)[1])] if cfg.track else []
+    dashboards = cfg.track or cfg.tensorboard
+    after: list[BaseCallback] = []
+    if dashboards:
+        videos = run_dir / "videos" if cfg.track or cfg.video else None
+        after.append(EvalMedia(cfg.env, cfg.env_overrides, videos, seed=cfg.seed + 2000))
     after += list(extra_callbacks)
     after_eval: BaseCallback | None = None
     if len(after) == 1:
@@ -189,6 +210,7 @@ def train_run(
 
     cbs = CallbackList(
         [ResumableCheckpoint(ckpt, cfg.checkpoint_freq, meta_all, prefix=cfg.agent), eval_cb, stop]
+        + ([EpisodeLog()] if dashboards and is_sb3_agent(cfg.agent) else [])
     )
     remaining = cfg.timesteps - model.num_timesteps
     t0 = time.time()
@@ -228,7 +250,7 @@ def train_run(
         cfg.env_overrides,
         cfg.final_eval_episodes,
         cfg.seed + 5000,
-        video_path=(run_dir / "episode.gif") if cfg.video or cfg.track else None,
+        video_path=(run_dir / "episode.mp4") if cfg.video or cfg.track else None,
     )
     # The final weights are the result (a policy can collapse after its best evaluation):
     # evaluate them too, on the same episodes' seeds.
@@ -254,10 +276,11 @@ def train_run(
             "eval/final_mean_reward": result["mean_reward"],
             "global_step": model.num_timesteps,
         }
-        gif = run_dir / "episode.gif"
-        if gif.is_file():
-            log["eval/episode_video"] = wandb.Video(str(gif), format="gif")
+        video = run_dir / "episode.mp4"
+        if video.is_file():
+            log["eval/final_episode_video"] = wandb.Video(str(video), format="mp4")
         wandb.log(log)
+        log_model_artifact(run, run_dir)
         run.finish()
     env.close()
     eval_env.close()

@@ -1,0 +1,205 @@
+"""The dashboard panels reach the files: TensorBoard event files (read back with
+TensorBoard's EventAccumulator) and an offline wandb run (its ``.wandb`` log read back
+record by record with wandb's own protobuf messages). Tiny CartPole runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import struct
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import EvalCallback
+from stable_baselines3.common.env_util import make_vec_env
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from spikerl.agents.panels import EvalMedia
+from spikerl.agents.presets import load_agent_preset
+from spikerl.agents.rstdp import RSTDP
+from spikerl.cli import main
+
+SCALARS = {
+    "episode/return",
+    "episode/length",
+    "rollout/ep_rew_mean",
+    "snn/firing_rate/input",
+    "snn/firing_rate/action_0",
+    "snn/firing_rate/action_1",
+    "snn/tie_fraction",
+    "snn/decision_margin",
+    "eval/mean_reward",
+}
+HISTOGRAMS = {"rstdp/td_error", "rstdp/eligibility", "weights/input->action", "weights/critic"}
+
+
+def _events(folder: Path) -> EventAccumulator:
+    (path,) = list(folder.rglob("events.out.tfevents.*"))
+    ea = EventAccumulator(str(path), size_guidance={"scalars": 0, "histograms": 0, "images": 0})
+    ea.Reload()
+    return ea
+
+
+def test_rstdp_tensorboard_log_has_the_panels(tmp_path: Path) -> None:
+    cfg = dataclasses.replace(load_agent_preset("rstdp", "CartPole"), log_every=50)
+    model = RSTDP("SpikingPolicy", "CartPole-v1", cfg, seed=0, tensorboard_log=str(tmp_path))
+    media = EvalMedia("CartPole", video_dir=tmp_path / "videos")
+    eval_cb = EvalCallback(
+        make_vec_env("CartPole-v1", 1, seed=5),
+        eval_freq=200,
+        n_eval_episodes=1,
+        callback_after_eval=media,
+        verbose=0,
+    )
+    model.learn(400, callback=eval_cb)
+    assert media.errors == []
+    ea = _events(tmp_path)
+    tags = ea.Tags()
+    assert SCALARS <= set(tags["scalars"]), SCALARS - set(tags["scalars"])
+    assert HISTOGRAMS <= set(tags["histograms"]), HISTOGRAMS - set(tags["histograms"])
+    assert "eval/episode_spikes" in tags["images"]
+    # one point per finished episode, at the step it ended; lengths sum to the steps
+    lengths = [e.value for e in ea.Scalars("episode/length")]
+    returns = [e.value for e in ea.Scalars("episode/return")]
+    assert len(lengths) >= 400 // 200 and lengths == returns  # CartPole: +1 per step
+    assert sum(lengths) <= 400
+    steps = [e.step for e in ea.Scalars("episode/length")]
+    assert steps == sorted(steps) and steps[0] == lengths[0]
+    # the TD-error histogram holds one value per update of the 50-step window
+    h = ea.Histograms("rstdp/td_error")[0].histogram_value
+    assert h.num == 50
+    assert h.min >= -cfg.learn.delta_clip and h.max <= cfg.learn.delta_clip
+    w = ea.Histograms("weights/input->action")[-1].histogram_value
+    assert w.num == model.policy.net.w_np.size
+    tie = [e.value for e in ea.Scalars("snn/tie_fraction")]
+    assert all(0.0 <= t <= 1.0 for t in tie)
+    img = ea.Images("eval/episode_spikes")[-1]
+    assert img.width > 100 and img.height > 100
+    videos = sorted((tmp_path / "videos").glob("eval_*.mp4"))
+    assert [v.name for v in videos] == ["eval_200.mp4", "eval_400.mp4"]
+    import imageio.v3 as iio
+
+    frames = iio.imread(videos[0])
+    assert frames.ndim == 4 and frames.shape[-1] == 3 and frames.shape[0] >= 2
+
+
+def test_ppo_spiking_policy_tensorboard_log(tmp_path: Path) -> None:
+    """SB3's own tensorboard_log with a spikerl policy writes SB3's panels."""
+    import spikerl.agents.sb3  # noqa: F401  (registers "SpikingMlpPolicy")
+
+    model = PPO(
+        "SpikingMlpPolicy",
+        "CartPole-v1",
+        n_steps=64,
+        batch_size=32,
+        n_epochs=1,
+        seed=0,
+        tensorboard_log=str(tmp_path),
+    )
+    model.learn(128)
+    tags = set(_events(tmp_path).Tags()["scalars"])
+    assert {"train/loss", "train/entropy_loss", "rollout/ep_rew_mean"} <= tags, tags
+
+
+# --- the offline wandb run ------------------------------------------------------------------
+
+
+def wandb_records(path: Path) -> Iterator[Any]:
+    """The protobuf ``Record`` messages of a ``.wandb`` transaction log.
+
+    The file is a 7-byte header (``:W&B``, magic, version) and then LevelDB-style log
+    blocks of 32 KiB: each chunk has a 7-byte header (CRC32, little-endian length, type
+    1 full / 2 first / 3 middle / 4 last) before its bytes.
+    """
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    data = path.read_bytes()
+    assert data[:4] == b":W&B"
+    pos, block, buf = 7, 32768, b""
+    while pos + 7 <= len(data):
+        left = block - pos % block
+        if left < 7:
+            pos += left
+            continue
+        _, n, kind = struct.unpack("<IHB", data[pos : pos + 7])
+        chunk = data[pos + 7 : pos + 7 + n]
+        pos += 7 + n
+        if kind == 0 and n == 0:
+            continue
+        buf += chunk
+        if kind in (1, 4):
+            rec = pb.Record()
+            rec.ParseFromString(buf)
+            buf = b""
+            yield rec
+
+
+def wandb_history(run: Path) -> tuple[dict[str, list[Any]], list[str]]:
+    """Every history key of the run's offline wandb log with its values (JSON-decoded),
+    and the names of the artifacts it logged."""
+    history: dict[str, list[Any]] = {}
+    artifacts: list[str] = []
+    for path in run.rglob("*.wandb"):
+        for rec in wandb_records(path):
+            kind = rec.WhichOneof("record_type")
+            if kind == "history":
+                for item in rec.history.item:
+                    key = item.key or "/".join(item.nested_key)
+                    history.setdefault(key, []).append(json.loads(item.value_json))
+            elif kind == "artifact":
+                artifacts.append(rec.artifact.name)
+    return history, artifacts
+
+
+def test_offline_wandb_run_has_the_panels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    args = ["train", "--runs-dir", str(tmp_path / "runs"), "--env", "CartPole"]
+    args += ["--timesteps", "400", "--track", "--quiet"]
+    for kv in ("eval_freq=200", "eval_episodes=1", "final_eval_episodes=1", "rstdp.log_every=50"):
+        args += ["--set", kv]
+    assert main(args) == 0
+    (run,) = (tmp_path / "runs").iterdir()
+    wanted = {
+        "episode/return": float,
+        "episode/length": float,
+        "snn/tie_fraction": float,
+        "snn/decision_margin": float,
+        "snn/firing_rate/action_0": float,
+        "snn/firing_rate/input": float,
+        "rstdp/td_error/_type": "histogram",
+        "rstdp/eligibility/_type": "histogram",
+        "weights/input->action/_type": "histogram",
+        "weights/critic/_type": "histogram",
+        "eval/episode_spikes/_type": "image-file",
+        "eval/episode_video/_type": "video-file",
+        "eval/mean_reward": float,
+    }
+    deadline = time.time() + 60  # wandb's writer may still be flushing
+    while True:
+        history, artifacts = wandb_history(run)
+        missing = sorted(k for k in wanted if k not in history)
+        if (not missing and artifacts) or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    assert not missing, missing
+    for key, want in wanted.items():
+        if isinstance(want, str):
+            assert history[key][-1] == want, (key, history[key][-1])
+        else:
+            assert np.isfinite(float(history[key][-1])), key
+    # per-episode returns: CartPole's return equals its length, every episode
+    assert history["episode/return"] == history["episode/length"]
+    assert len(history["episode/return"]) >= 2
+    counts = history["rstdp/td_error/values"][0]
+    assert sum(counts) == 50  # one TD error per update of the 50-step window
+    assert len(history["eval/episode_video/_type"]) == 2  # one video per evaluation
+    assert any(a.startswith("model-") for a in artifacts), artifacts
+    assert list((run / "videos").glob("eval_*.mp4"))
+    assert (run / "episode.mp4").is_file()
