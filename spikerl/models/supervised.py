@@ -15,6 +15,7 @@ whose neurons fire most on average wins (all-activity with the fixed assignment)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -96,15 +97,19 @@ class SupervisedSTDP(DiehlCook2015):
         labels: Tensor,
         generator: torch.Generator | None = None,
         progress: bool = False,
+        on_batch: Callable[[int], None] | None = None,
     ) -> dict[str, float]:
-        """One pass of teacher-forced training over ``images`` (``uint8 [N, 28, 28]``)."""
+        """One pass of teacher-forced training over ``images`` (``uint8 [N, 28, 28]``);
+        ``on_batch`` is called with the number of images done after every batch."""
         if labels.shape != (images.shape[0],):
             raise ValueError(f"labels must be [N] = [{images.shape[0]}], got {list(labels.shape)}")
 
         def extra(idx: Tensor) -> ExtraCurrent:
             return self.teacher_current(labels[idx])
 
-        stats = self.fit(images, generator=generator, progress=progress, extra=extra)
+        stats = self.fit(
+            images, generator=generator, progress=progress, on_batch=on_batch, extra=extra
+        )
         if self.supervised.balance_thresholds:
             self.balance_thresholds()
         return stats

@@ -21,8 +21,19 @@ Examples::
 Writes into ``--out``: ``mnist_<mode>.pt`` (checkpoint, written to a temporary file then
 renamed, after every epoch), ``mnist_<mode>.json`` (results: accuracy, per-class accuracy,
 confusion matrix, timings, settings) and ``mnist_<mode>_fields.png`` (learned receptive
-fields). Prints the results as JSON on stdout; progress goes to stderr. With ``--track``
-the results and the figure go to wandb (offline when ``WANDB_API_KEY`` is unset).
+fields). Prints the results as JSON on stdout; progress goes to stderr.
+
+With ``--track`` (wandb, offline when ``WANDB_API_KEY`` is unset) the run is monitored
+during training: every ``--track-every`` training images (STDP; default a tenth of the
+training set) or every epoch (surrogate) the network is tested on the first
+``--track-images`` test images (STDP: neurons labelled on the first ``--track-images``
+training images) and ``monitor/accuracy`` and the firing statistics (``firing/*``) are
+logged at the number of training images seen; the same points are kept in the JSON as
+``monitor``. The monitor decides nothing (no early stop, no model choice). At the end the
+results, receptive fields and confusion matrix are logged too.
+
+``--device cuda`` runs the surrogate mode on a GPU; the STDP modes run on the CPU only
+(their Poisson input draws from a CPU generator), and say so.
 """
 
 from __future__ import annotations
@@ -72,6 +83,10 @@ class MnistSettings:
         track: Log to wandb.
         threads: torch CPU threads.
         progress: Show progress bars.
+        track_every: Training images between monitor points (STDP); ``None``: a tenth of
+            the training set.
+        track_images: Test images of each monitor point (and STDP labelling images).
+        device: Torch device (``cpu``; ``cuda`` for the surrogate mode).
     """
 
     mode: str
@@ -89,6 +104,9 @@ class MnistSettings:
     track: bool
     threads: int
     progress: bool
+    track_every: int | None = None
+    track_images: int = 1000
+    device: str = "cpu"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -123,6 +141,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--track", action="store_true", help="log to wandb (offline without a key)")
     p.add_argument("--threads", type=int, default=None, help="torch threads; STDP 1, surrogate 2")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--track-every",
+        type=int,
+        default=None,
+        help="with --track: training images between monitor points (STDP; default N/10)",
+    )
+    p.add_argument(
+        "--track-images",
+        type=int,
+        default=1000,
+        help="with --track: test images per monitor point (default 1000)",
+    )
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda (surrogate mode only)")
     return p
 
 
@@ -147,13 +178,20 @@ def parse_args(argv: list[str] | None = None) -> MnistSettings:
         track=a.track,
         threads=a.threads if a.threads is not None else (2 if sur else 1),
         progress=not a.quiet,
+        track_every=a.track_every,
+        track_images=a.track_images,
+        device=a.device,
     )
-    for name in ("neurons", "epochs", "batch", "threads", "label_images"):
+    try:
+        check_device(s.device, s.mode)
+    except ValueError as exc:
+        p.error(str(exc))
+    for name in ("neurons", "epochs", "batch", "threads", "label_images", "track_images"):
         if getattr(s, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1")
     if not s.time > 0:
         p.error("--time must be > 0")
-    for name in ("limit", "test_limit"):
+    for name in ("limit", "test_limit", "track_every"):
         v = getattr(s, name)
         if v is not None and v < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1")
@@ -162,6 +200,141 @@ def parse_args(argv: list[str] | None = None) -> MnistSettings:
     if s.mode == "supervised" and s.neurons % 10:
         p.error("--neurons must be a multiple of 10 in supervised mode")
     return s
+
+
+def check_device(device: str, mode: str) -> torch.device:
+    """The torch device of a run, or a clear error where the mode or torch cannot use it.
+
+    Raises:
+        ValueError: Not a torch device name; ``cuda`` for an STDP mode; ``cuda`` without
+            a CUDA build or GPU.
+    """
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"--device {device!r} is not a torch device (cpu, cuda, cuda:0)") from None
+    if dev.type == "cpu":
+        return dev
+    if dev.type != "cuda":
+        raise ValueError(f"--device {device!r}: only cpu and cuda are supported")
+    if mode != "surrogate":
+        raise ValueError(
+            f"--device {device}: the {mode} STDP mode runs on the CPU only (its Poisson input "
+            "is drawn from a CPU generator); use --mode surrogate for a GPU, or --device cpu"
+        )
+    if not torch.cuda.is_available():
+        raise ValueError(
+            f"--device {device}: CUDA is not available to this torch ({torch.__version__}, "
+            f"built with CUDA {torch.version.cuda or 'none'}); use --device cpu"
+        )
+    return dev
+
+
+class Tracker:
+    """The wandb run of ``spikerl mnist --track`` (offline without ``WANDB_API_KEY``).
+
+    Monitor points are logged at the number of training images seen (``global_step``)
+    and kept in :attr:`points` for the results JSON.
+    """
+
+    def __init__(self, s: MnistSettings) -> None:
+        import wandb
+
+        mode = "online" if os.environ.get("WANDB_API_KEY") else "offline"
+        Path(s.out).mkdir(parents=True, exist_ok=True)
+        self.run = wandb.init(
+            project="spikerl",
+            name=f"mnist_{s.mode}_{s.neurons}_{s.seed}",
+            config=asdict(s),
+            dir=s.out,
+            mode=mode,  # type: ignore[arg-type]
+            settings=wandb.Settings(console="off", silent=True),
+        )
+        self.run.define_metric("*", step_metric="global_step")
+        self.points: list[dict[str, float]] = []
+
+    def point(self, images: int, values: dict[str, float]) -> None:
+        """Log one monitor point at ``images`` training images seen."""
+        row = {"train/images": float(images), **{k: round(v, 5) for k, v in values.items()}}
+        self.points.append(row)
+        print(json.dumps(row), file=sys.stderr)
+        self.run.log({**row, "global_step": images})
+
+    def finish(self, result: dict[str, Any], images: int) -> None:
+        """Log the final results and the receptive-field figure, then close the run."""
+        import wandb
+
+        flat: dict[str, Any] = {k: v for k, v in result.items() if isinstance(v, int | float)}
+        flat["receptive_fields"] = wandb.Image(result["receptive_fields"])
+        self.run.log({**flat, "global_step": images})
+        self.run.summary["confusion_matrix"] = result["test"]["confusion_matrix"]
+        self.run.finish()
+
+
+def stdp_monitor(
+    model: Any,
+    label_images: Tensor,
+    label_labels: Tensor,
+    test_images: Tensor,
+    test_labels: Tensor,
+    generator: torch.Generator,
+) -> dict[str, float]:
+    """Accuracy and firing statistics of an STDP network now (learning off).
+
+    Neurons are labelled by their responses to ``label_images``; ``test_images`` are read
+    out by all-activity and proportion weighting. Firing: mean spikes per test image, the
+    rate per neuron ``counts / (n T)`` in Hz (T the presentation time), the fraction of
+    neurons silent on every test image and the mean adaptive threshold ``theta`` (mV).
+    The input rates are not annealed here (``rate_scale = 1``).
+    """
+    from spikerl.models.diehl_cook import Readout
+
+    scale = model.rate_scale
+    model.rate_scale = 1.0
+    try:
+        lab = model.responses(label_images, 100, generator)
+        counts = model.responses(test_images, 100, generator)
+    finally:
+        model.rate_scale = scale
+    readout = Readout.fit(lab, label_labels, 10)
+    acc = float((readout.predict(counts) == test_labels).double().mean())
+    acc_p = float((readout.predict(counts, True) == test_labels).double().mean())
+    t_s = model.config.time / 1000.0
+    return {
+        "monitor/accuracy": acc,
+        "monitor/accuracy_proportion": acc_p,
+        "firing/spikes_per_image": float(counts.sum(1).mean()),
+        "firing/rate_hz": float(counts.mean()) / t_s,
+        "firing/silent_fraction": float((counts.sum(0) == 0).double().mean()),
+        "firing/theta_mean_mv": float(model.theta.mean()),
+    }
+
+
+def surrogate_monitor(model: Any, images: Tensor, labels: Tensor) -> dict[str, float]:
+    """Accuracy and hidden-layer firing of a surrogate-gradient MLP on ``images``.
+
+    Firing: spikes per hidden unit per step, ``mean_{t,b,h} s[t, b, h]``, and the fraction
+    of hidden units silent on every image.
+    """
+    from spikerl.models.surrogate import _repeat, images_to_float
+
+    model.eval()
+    correct, spikes_sum, active, n = 0, 0.0, None, 0
+    with torch.no_grad():
+        for i in range(0, int(labels.shape[0]), 500):
+            x = images_to_float(images[i : i + 500])
+            correct += int((model(x).argmax(1) == labels[i : i + 500]).sum())
+            sp = model.lif1.run(_repeat(model.fc1(x.flatten(1)), model.time_steps))
+            spikes_sum += float(sp.mean()) * int(x.shape[0])
+            fired = sp.sum((0, 1)) > 0
+            active = fired if active is None else active | fired
+            n += int(x.shape[0])
+    model.train()
+    return {
+        "monitor/accuracy": correct / max(n, 1),
+        "firing/hidden_rate": spikes_sum / max(n, 1),
+        "firing/silent_fraction": float((~active).double().mean()) if active is not None else 1.0,
+    }
 
 
 def _report(pred: Tensor, labels: Tensor) -> dict[str, Any]:
@@ -180,7 +353,11 @@ def _save_fields(weight: Tensor, path: Path, title: str) -> Path:
     return save_figure(fig, path)
 
 
-def _run_stdp(s: MnistSettings, data: tuple[Tensor, Tensor, Tensor, Tensor]) -> dict[str, Any]:
+def _run_stdp(
+    s: MnistSettings,
+    data: tuple[Tensor, Tensor, Tensor, Tensor],
+    tracker: Tracker | None = None,
+) -> dict[str, Any]:
     from spikerl.models.diehl_cook import DiehlCook2015, DiehlCookConfig, Readout
     from spikerl.models.supervised import SupervisedConfig, SupervisedSTDP
 
@@ -199,14 +376,35 @@ def _run_stdp(s: MnistSettings, data: tuple[Tensor, Tensor, Tensor, Tensor]) -> 
     spike_gen = torch.Generator().manual_seed(s.seed + 1)
     ckpt = out / f"mnist_{s.mode}.pt"
     history: list[dict[str, float]] = []
+    n_train = int(y_tr.shape[0])
+    every = s.track_every or max(1, n_train // 10)
+    m = s.track_images
+    monitor_gen = torch.Generator().manual_seed(s.seed + 2)  # training draws are unchanged
+    seen = 0
+    next_point = every
+
+    def on_batch(done: int) -> None:
+        nonlocal next_point
+        if tracker is None or seen + done < next_point:
+            return
+        while next_point <= seen + done:
+            next_point += every
+        t0 = time.perf_counter()
+        values = stdp_monitor(model, x_tr[:m], y_tr[:m], x_te[:m], y_te[:m], monitor_gen)
+        values["monitor/seconds"] = time.perf_counter() - t0
+        tracker.point(seen + done, values)
+
     start = time.perf_counter()
     for epoch in range(s.epochs):
-        order = torch.randperm(int(y_tr.shape[0]), generator=order_gen)
+        order = torch.randperm(n_train, generator=order_gen)
         desc = f"{s.mode} epoch {epoch + 1}/{s.epochs}"
         if isinstance(model, SupervisedSTDP):
-            stats = model.fit_supervised(x_tr[order], y_tr[order], spike_gen, s.progress)
+            stats = model.fit_supervised(
+                x_tr[order], y_tr[order], spike_gen, s.progress, on_batch=on_batch
+            )
         else:
-            stats = model.fit(x_tr[order], spike_gen, s.progress, desc=desc)
+            stats = model.fit(x_tr[order], spike_gen, s.progress, on_batch=on_batch, desc=desc)
+        seen += n_train
         history.append({"epoch": epoch + 1, "seconds": round(stats["seconds"], 1)})
         atomic_torch_save({**model.checkpoint(), "settings": asdict(s), "epoch": epoch + 1}, ckpt)
         print(json.dumps(history[-1]), file=sys.stderr)
@@ -245,14 +443,19 @@ def _run_stdp(s: MnistSettings, data: tuple[Tensor, Tensor, Tensor, Tensor]) -> 
     return result
 
 
-def _run_surrogate(s: MnistSettings, data: tuple[Tensor, Tensor, Tensor, Tensor]) -> dict[str, Any]:
+def _run_surrogate(
+    s: MnistSettings,
+    data: tuple[Tensor, Tensor, Tensor, Tensor],
+    tracker: Tracker | None = None,
+) -> dict[str, Any]:
     from spikerl.models.surrogate import SpikingMLP, images_to_float, train_epoch
 
-    x_tr, y_tr, x_te, y_te = data
+    dev = check_device(s.device, s.mode)
+    x_tr, y_tr, x_te, y_te = (t.to(dev) for t in data)
     out = Path(s.out)
     steps = max(1, round(s.time))
     torch.manual_seed(s.seed)
-    model = SpikingMLP(time_steps=steps, hidden=s.neurons)
+    model = SpikingMLP(time_steps=steps, hidden=s.neurons).to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     total = s.epochs * -(-int(y_tr.shape[0]) // s.batch)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
@@ -266,7 +469,12 @@ def _run_surrogate(s: MnistSettings, data: tuple[Tensor, Tensor, Tensor, Tensor]
             desc=f"surrogate epoch {epoch + 1}/{s.epochs}",
         )  # fmt: skip
         history.append({"epoch": epoch + 1, **{k: round(v, 4) for k, v in stats.items()}})
-        state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if tracker is not None:
+            values = surrogate_monitor(model, x_te[: s.track_images], y_te[: s.track_images])
+            values["train/loss"] = stats["loss"]
+            values["train/accuracy"] = stats["accuracy"]
+            tracker.point((epoch + 1) * int(y_tr.shape[0]), values)
+        state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         atomic_torch_save({"state_dict": state, "settings": asdict(s), "epoch": epoch + 1}, ckpt)
         print(json.dumps(history[-1]), file=sys.stderr)
     train_time = time.perf_counter() - start
@@ -279,37 +487,18 @@ def _run_surrogate(s: MnistSettings, data: tuple[Tensor, Tensor, Tensor, Tensor]
                 for i in range(0, int(y_te.shape[0]), 500)
             ]
         )
-    result: dict[str, Any] = {"test": _report(pred, y_te)}
+    result: dict[str, Any] = {"test": _report(pred.cpu(), y_te.cpu())}
     result["test_accuracy"] = result["test"]["accuracy"]
     result["eval_time_s"] = round(time.perf_counter() - t0, 1)
     result["train_time_s"] = round(train_time, 1)
     result["seconds_per_epoch"] = round(train_time / s.epochs, 1)
     result["history"] = history
     result["checkpoint"] = str(ckpt)
-    fields = model.fc1.weight.detach().T  # [784, hidden]
+    fields = model.fc1.weight.detach().cpu().T  # [784, hidden]
     result["receptive_fields"] = str(
         _save_fields(fields[:, :100], out / "mnist_surrogate_fields.png", "surrogate fc1")
     )
     return result
-
-
-def _track(s: MnistSettings, result: dict[str, Any]) -> None:
-    """Log the results and the receptive-field figure to wandb (imported lazily)."""
-    import wandb
-
-    mode = "online" if os.environ.get("WANDB_API_KEY") else "offline"
-    run = wandb.init(
-        project="spikerl",
-        name=f"mnist_{s.mode}_{s.neurons}_{s.seed}",
-        config=asdict(s),
-        dir=s.out,
-        mode=mode,  # type: ignore[arg-type]
-    )
-    flat: dict[str, Any] = {k: v for k, v in result.items() if isinstance(v, int | float)}
-    flat["receptive_fields"] = wandb.Image(result["receptive_fields"])
-    run.log(flat)
-    run.summary["confusion_matrix"] = result["test"]["confusion_matrix"]
-    run.finish()
 
 
 def run(s: MnistSettings) -> dict[str, Any]:
@@ -329,10 +518,13 @@ def run(s: MnistSettings) -> dict[str, Any]:
         test.images[: s.test_limit],
         test.labels[: s.test_limit],
     )
+    tracker = Tracker(s) if s.track else None
     if s.mode == "surrogate":
-        body = _run_surrogate(s, data)
+        body = _run_surrogate(s, data, tracker)
     else:
-        body = _run_stdp(s, data)
+        body = _run_stdp(s, data, tracker)
+    if tracker is not None:
+        body["monitor"] = tracker.points
     result: dict[str, Any] = {
         "task": f"mnist_{s.mode}",
         "test_accuracy": body.pop("test_accuracy"),
@@ -346,8 +538,8 @@ def run(s: MnistSettings) -> dict[str, Any]:
     out = Path(s.out)
     text = json.dumps(result, indent=2, allow_nan=True)
     atomic_write_bytes((text + "\n").encode(), out / f"mnist_{s.mode}.json")
-    if s.track:
-        _track(s, result)
+    if tracker is not None:
+        tracker.finish(result, s.epochs * result["n_train"])
     return result
 
 

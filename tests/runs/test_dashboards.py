@@ -203,3 +203,35 @@ def test_offline_wandb_run_has_the_panels(tmp_path: Path, monkeypatch: pytest.Mo
     assert any(a.startswith("model-") for a in artifacts), artifacts
     assert list((run / "videos").glob("eval_*.mp4"))
     assert (run / "episode.mp4").is_file()
+
+
+def test_mnist_track_logs_a_curve_during_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_mnist: Path
+) -> None:
+    """``spikerl mnist --track``: a monitor point every 20 of 60 training images."""
+    from spikerl.tasks.mnist import main as mnist_main
+
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    out = tmp_path / "mnist"
+    argv = ["--mode", "unsupervised", "--neurons", "10", "--time", "100", "--limit", "60"]
+    argv += ["--test-limit", "20", "--label-images", "20", "--data", str(shared_mnist)]
+    argv += ["--out", str(out), "--quiet", "--track", "--track-every", "20"]
+    argv += ["--track-images", "20"]
+    assert mnist_main(argv) == 0
+    saved = json.loads((out / "mnist_unsupervised.json").read_text())
+    assert [p["train/images"] for p in saved["monitor"]] == [20.0, 40.0, 60.0]
+    history, _ = wandb_history(out)
+    deadline = time.time() + 60
+    while len(history.get("monitor/accuracy", [])) < 3 and time.time() < deadline:
+        time.sleep(0.5)
+        history, _ = wandb_history(out)
+    assert history["train/images"][:3] == [20.0, 40.0, 60.0]
+    acc = history["monitor/accuracy"]
+    assert len(acc) == 3 and all(0.0 <= a <= 1.0 for a in acc)
+    for key in ("firing/spikes_per_image", "firing/rate_hz", "firing/silent_fraction"):
+        assert len(history[key]) == 3, key
+    # rate (Hz) = spikes per image / (neurons * 0.1 s)
+    for spikes, rate in zip(history["firing/spikes_per_image"], history["firing/rate_hz"]):
+        assert rate == pytest.approx(spikes / (10 * 0.1), rel=1e-3)
+    assert "test_accuracy" in history  # and the final record

@@ -83,3 +83,39 @@ def test_cli_surrogate_mode(tmp_path: Path, shared_mnist: Path) -> None:
     assert saved["n_test"] == 50 and len(saved["test"]["confusion_matrix"]) == 10
     assert "fc1.weight" in safe_torch_load(out / "mnist_surrogate.pt")["state_dict"]
     assert (out / "mnist_surrogate_fields.png").is_file()
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--mode", "unsupervised", "--device", "cuda"], "CPU only"),
+        (["--mode", "surrogate", "--device", "tpu"], "not a torch device"),
+    ],
+)
+def test_cli_device_errors(
+    argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        parse_args(argv)
+    assert exc.value.code == 2
+    assert needle in capsys.readouterr().err
+
+
+def test_cli_cuda_without_gpu_is_refused_clearly(capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        assert parse_args(["--mode", "surrogate", "--device", "cuda"]).device == "cuda"
+        return
+    with pytest.raises(SystemExit):
+        parse_args(["--mode", "surrogate", "--device", "cuda"])
+    assert "CUDA is not available" in capsys.readouterr().err
+
+
+def test_cli_surrogate_cpu_device(tmp_path: Path, shared_mnist: Path) -> None:
+    out = tmp_path / "s"
+    argv = ["--mode", "surrogate", "--neurons", "16", "--epochs", "1", "--limit", "100"]
+    argv += ["--test-limit", "50", "--data", str(shared_mnist), "--out", str(out)]
+    assert main([*argv, "--quiet", "--device", "cpu"]) == 0
+    saved = json.loads((out / "mnist_surrogate.json").read_text())
+    assert saved["settings"]["device"] == "cpu" and saved["n_test"] == 50
