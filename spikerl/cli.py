@@ -1,4 +1,4 @@
-"""``spikerl`` command line: ``train``, ``eval`` and ``presets``.
+"""``spikerl`` command line: ``train``, ``eval``, ``enjoy``, ``plot``, ``presets``, ``mnist``.
 
 Examples::
 
@@ -6,6 +6,8 @@ Examples::
     spikerl train --env CartPole --seed 1 --set rstdp.learn.lr_actor=0.3 --track
     spikerl train --resume runs/CartPole__rstdp__1__20260101-120000
     spikerl eval runs/CartPole__rstdp__1__20260101-120000 --episodes 20 --video
+    spikerl enjoy runs/CartPole__rstdp__1__20260101-120000 --video cartpole.mp4
+    spikerl plot runs/CartPole__rstdp__0__* runs/CartPole__rstdp__1__* --out curves.png
     spikerl presets
 
 A run writes ``runs/<env>__<agent>__<seed>__<time>/``: ``config.yaml`` (resolved),
@@ -90,6 +92,22 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--env", help="environment short name (needed for a bare zip without one)")
     e.add_argument("--video", action="store_true", help="write an episode MP4 beside the model")
     e.add_argument("--seed", type=int, default=12345)
+    j = sub.add_parser("enjoy", help="watch a trained agent live, or write an MP4 (--video)")
+    j.add_argument("target", type=pathlib.Path, metavar="RUN_OR_ZIP")
+    j.add_argument("--video", type=pathlib.Path, metavar="OUT.mp4", help="write an MP4 (or .gif)")
+    j.add_argument(
+        "--figure", type=pathlib.Path, metavar="OUT.png", help="spike raster + potentials"
+    )
+    j.add_argument("--episodes", type=int, default=1)
+    j.add_argument("--env", help="environment short name (needed for a bare zip without one)")
+    j.add_argument("--seed", type=int, default=0, help="seed of the first episode's reset")
+    j.add_argument("--max-steps", type=int, default=10_000, help="cap per episode")
+    q = sub.add_parser("plot", help="learning curves of run folders (PNG)")
+    q.add_argument("runs", type=pathlib.Path, nargs="+", metavar="RUN")
+    q.add_argument(
+        "--out", type=pathlib.Path, help="PNG to write (default RUN/curves.png or curves.png)"
+    )
+    q.add_argument("--title", default="", help="figure title")
     sub.add_parser("presets", help="list environment and agent presets")
     sub.add_parser(
         "mnist",
@@ -138,6 +156,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_eval(args)
         if args.command == "sweep":
             return cmd_sweep(args)
+        if args.command == "enjoy":
+            return cmd_enjoy(args)
+        if args.command == "plot":
+            return cmd_plot(args)
         return cmd_presets()
     except CLIError as exc:
         print(f"spikerl: error: {exc}", file=sys.stderr)
@@ -358,48 +380,50 @@ def _overrides_from(items: list[str], **flags: Any) -> dict[str, Any]:
     return out
 
 
+def cmd_enjoy(args: argparse.Namespace) -> int:
+    """``spikerl enjoy RUN_OR_ZIP [--video OUT.mp4] [--figure OUT.png]``."""
+    from spikerl.runs.enjoy import enjoy, load_target
+
+    if args.episodes < 1:
+        raise CLIError(f"enjoy --episodes: {args.episodes} is outside the allowed range >= 1")
+    run = load_target(args.target, args.env)
+    result = enjoy(
+        run,
+        episodes=args.episodes,
+        seed=args.seed,
+        video=args.video,
+        figure=args.figure,
+        max_steps=args.max_steps,
+    )
+    print(json.dumps(result))
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    """``spikerl plot RUN [RUN ...] [--out curves.png]``."""
+    from spikerl.runs.plot import expand_runs, plot_runs, read_run, summary
+
+    dirs = expand_runs(args.runs)
+    one = len(args.runs) == 1
+    out = args.out or (args.runs[0] / "curves.png" if one else pathlib.Path("curves.png"))
+    runs = [read_run(d) for d in dirs]
+    path = plot_runs(runs, out, args.title)
+    print(json.dumps({"figure": str(path), "runs": summary(runs)}))
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     """``spikerl eval RUN_OR_ZIP``."""
-    from spikerl.agents.validation import read_yaml_mapping
     from spikerl.runs.evaluate import evaluate
 
     for flag, value in (("--episodes", args.episodes), ("--seed", args.seed)):
         low = 1 if flag == "--episodes" else 0
         if value < low:
             raise CLIError(f"eval {flag}: {value} is outside the allowed range >= {low}")
-    target: pathlib.Path = args.target
-    overrides: dict[str, Any] = {}
-    env_name = args.env
-    if target.is_dir():
-        cfg_path = target / "config.yaml"
-        if not cfg_path.is_file():
-            raise CLIError(f"{target}: not a run folder (no config.yaml)")
-        cfg = read_yaml_mapping(cfg_path, "run config")
-        if not isinstance(cfg.get("env"), str) and env_name is None:
-            raise CLIError(f"{cfg_path}: no 'env' name in the run config; pass --env NAME")
-        env_name = env_name or cfg["env"]
-        overrides = cfg.get("env_overrides") or {}
-        if not isinstance(overrides, dict):
-            raise CLIError(f"{cfg_path}: env_overrides must be a mapping, got {overrides!r}")
-        for name in ("best_model.zip", "final.zip", "checkpoints/last.zip"):
-            if (target / name).is_file():
-                target = target / name
-                break
-        else:
-            raise CLIError(f"{args.target}: no model zip in the run folder")
-    elif not target.is_file():
-        raise CLIError(f"{target}: no such run folder or model zip")
-    from spikerl.agents.sb3.factory import model_class_of
+    from spikerl.runs.enjoy import load_target
 
-    model = model_class_of(target).load(target)
-    env_name = env_name or getattr(model, "env_name", None)
-    if not isinstance(env_name, str):
-        raise CLIError(f"{target}: the zip names no environment; pass --env NAME")
-    _check_env(env_name)
-    if not overrides:
-        overrides = getattr(model, "env_overrides", None) or {}
-        if not isinstance(overrides, dict):
-            raise CLIError(f"{target}: env_overrides in the zip is not a mapping")
+    run = load_target(args.target, args.env)
+    model, target, env_name, overrides = run.model, run.zip_path, run.env_name, run.overrides
     video = target.with_suffix(".mp4") if args.video else None
     result = evaluate(model, env_name, overrides, args.episodes, args.seed, video)
     result["model"] = str(target)
