@@ -1,16 +1,14 @@
 """The dashboard panels reach the files: TensorBoard event files (read back with
 TensorBoard's EventAccumulator) and an offline wandb run (its ``.wandb`` log read back
-record by record with wandb's own protobuf messages). Tiny CartPole runs."""
+record by record with wandb's own protobuf messages, :mod:`spikerl.runs.wandb_log`).
+Tiny CartPole runs."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import struct
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -23,6 +21,7 @@ from spikerl.agents.panels import EvalMedia
 from spikerl.agents.presets import load_agent_preset
 from spikerl.agents.rstdp import RSTDP
 from spikerl.cli import main
+from spikerl.runs.wandb_log import history as wandb_history
 
 SCALARS = {
     "episode/return",
@@ -107,53 +106,6 @@ def test_ppo_spiking_policy_tensorboard_log(tmp_path: Path) -> None:
 
 
 # --- the offline wandb run ------------------------------------------------------------------
-
-
-def wandb_records(path: Path) -> Iterator[Any]:
-    """The protobuf ``Record`` messages of a ``.wandb`` transaction log.
-
-    The file is a 7-byte header (``:W&B``, magic, version) and then LevelDB-style log
-    blocks of 32 KiB: each chunk has a 7-byte header (CRC32, little-endian length, type
-    1 full / 2 first / 3 middle / 4 last) before its bytes.
-    """
-    from wandb.proto import wandb_internal_pb2 as pb
-
-    data = path.read_bytes()
-    assert data[:4] == b":W&B"
-    pos, block, buf = 7, 32768, b""
-    while pos + 7 <= len(data):
-        left = block - pos % block
-        if left < 7:
-            pos += left
-            continue
-        _, n, kind = struct.unpack("<IHB", data[pos : pos + 7])
-        chunk = data[pos + 7 : pos + 7 + n]
-        pos += 7 + n
-        if kind == 0 and n == 0:
-            continue
-        buf += chunk
-        if kind in (1, 4):
-            rec = pb.Record()
-            rec.ParseFromString(buf)
-            buf = b""
-            yield rec
-
-
-def wandb_history(run: Path) -> tuple[dict[str, list[Any]], list[str]]:
-    """Every history key of the run's offline wandb log with its values (JSON-decoded),
-    and the names of the artifacts it logged."""
-    history: dict[str, list[Any]] = {}
-    artifacts: list[str] = []
-    for path in run.rglob("*.wandb"):
-        for rec in wandb_records(path):
-            kind = rec.WhichOneof("record_type")
-            if kind == "history":
-                for item in rec.history.item:
-                    key = item.key or "/".join(item.nested_key)
-                    history.setdefault(key, []).append(json.loads(item.value_json))
-            elif kind == "artifact":
-                artifacts.append(rec.artifact.name)
-    return history, artifacts
 
 
 def test_offline_wandb_run_has_the_panels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
