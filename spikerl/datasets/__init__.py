@@ -3,7 +3,7 @@
 - :mod:`~spikerl.datasets.idx`: IDX reader/writer (gzip detected by magic bytes).
 - :mod:`~spikerl.datasets.layouts`: file names and md5s of MNIST and Fashion-MNIST.
 - :mod:`~spikerl.datasets.locate`: search order (``root`` > ``$SPIKERL_DATA`` > cache).
-- :mod:`~spikerl.datasets.download`: md5-checked downloads from mirrors.
+- :mod:`~spikerl.datasets.download`: md5-checked downloads from mirrors (pooch).
 - :mod:`~spikerl.datasets.mnist`: :class:`MNIST`, :class:`FashionMNIST` and whole-split loaders.
 - :mod:`~spikerl.datasets.transforms`: small torch transforms.
 """

@@ -1,28 +1,31 @@
-"""Download dataset files from a list of mirrors, checked before they are kept.
+"""Download dataset files from a list of mirrors with :mod:`pooch`, checked before kept.
 
-Each file is fetched with :mod:`urllib` (short timeout) into a temporary file beside its
-destination, decompressed, parsed and checked against its md5, and only then renamed into
-place, so an interrupted or corrupt download never leaves a file that looks valid.
+Each file is fetched by ``pooch.retrieve``: into a temporary file beside its destination,
+its md5 compared with the known md5 of the distributed ``.gz`` archive, and only then moved
+into place (a mismatch deletes it). The file is then decompressed and parsed as IDX (and,
+for datasets that publish only content md5s, checked by :func:`verify_resource`); a file
+that fails is deleted, so an interrupted or corrupt download never leaves a file that looks
+valid. ``file://`` mirrors (local copies, offline machines) are copied by
+:func:`copy_file_url`, pooch's downloader interface for them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from spikerl.datasets.checksums import verify_resource
 from spikerl.datasets.errors import DownloadError
-from spikerl.datasets.idx import decompress_if_gzip, is_gzip, parse_idx
+from spikerl.datasets.idx import decompress_if_gzip, parse_idx
 from spikerl.datasets.layouts import IdxResource
 
-__all__ = ["DEFAULT_TIMEOUT", "download_resource", "resource_url"]
+__all__ = ["DEFAULT_TIMEOUT", "copy_file_url", "download_resource", "resource_url"]
 
 DEFAULT_TIMEOUT = 10.0
-"""Seconds urllib waits for a connection or data before trying the next mirror."""
+"""Seconds to wait for a connection or data before trying the next mirror."""
 
 
 def resource_url(mirror: str, resource: IdxResource) -> str:
@@ -30,23 +33,39 @@ def resource_url(mirror: str, resource: IdxResource) -> str:
     return f"{mirror.rstrip('/')}/{resource.name}.gz"
 
 
-def _fetch(url: str, dest: Path, timeout: float) -> None:
-    """Copy ``url`` into the file ``dest``."""
-    import urllib.request  # deferred: keeps `import spikerl.datasets` light
+def copy_file_url(url: str, output_file: str, pooch: Any = None) -> None:
+    """A pooch downloader for ``file://`` URLs: copy the local file to ``output_file``."""
+    from urllib.parse import urlparse
+    from urllib.request import url2pathname
 
-    request = urllib.request.Request(url, headers={"User-Agent": "spikerl"})
-    with urllib.request.urlopen(request, timeout=timeout) as response, dest.open("wb") as out:
-        shutil.copyfileobj(response, out)
+    shutil.copyfile(Path(url2pathname(urlparse(url).path)), output_file)
 
 
-def _check(path: Path, resource: IdxResource, verify: bool, source: str) -> bytes:
-    """Parse the downloaded file and check its md5; return its bytes as stored."""
+def _fetch(url: str, resource: IdxResource, dest_dir: Path, timeout: float, verify: bool) -> Path:
+    """``pooch.retrieve`` one URL into ``dest_dir`` (md5 of the archive checked)."""
+    import pooch
+
+    pooch.get_logger().setLevel("WARNING")
+    known = f"md5:{resource.gz_md5}" if verify and resource.gz_md5 else None
+    downloader: Any = (
+        copy_file_url
+        if url.startswith("file:")
+        else pooch.HTTPDownloader(timeout=timeout, progressbar=False)
+    )
+    return Path(
+        pooch.retrieve(
+            url, known_hash=known, fname=resource.names[1], path=dest_dir, downloader=downloader
+        )
+    )
+
+
+def _check(path: Path, resource: IdxResource, verify: bool, source: str) -> None:
+    """Parse the downloaded file as IDX; check the content md5 when only that is known."""
     file_bytes = path.read_bytes()
     content = decompress_if_gzip(file_bytes, source)
     parse_idx(content, source)
-    if verify:
+    if verify and resource.gz_md5 is None:
         verify_resource(source, file_bytes, content, resource)
-    return file_bytes
 
 
 def download_resource(
@@ -66,7 +85,7 @@ def download_resource(
         verify: Check the md5 before keeping the file.
 
     Returns:
-        The stored file: ``<name>.gz``, or ``<name>`` if the mirror served it uncompressed.
+        The stored file, ``<dest_dir>/<name>.gz``.
 
     Raises:
         DownloadError: Every mirror failed; the message lists each URL and its error.
@@ -74,24 +93,19 @@ def download_resource(
     if not mirrors:
         raise DownloadError(f"no mirror configured for {resource.name}")
     created = not dest_dir.exists()
-    dest_dir.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
     for mirror in mirrors:
         url = resource_url(mirror, resource)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{resource.name}.", suffix=".part", dir=dest_dir)
-        os.close(fd)
-        tmp = Path(tmp_name)
+        path: Path | None = None
         try:
-            _fetch(url, tmp, timeout)
-            file_bytes = _check(tmp, resource, verify, url)
-            final = dest_dir / (resource.names[1] if is_gzip(file_bytes) else resource.names[0])
-            os.replace(tmp, final)
-            return final
-        except (OSError, ValueError) as exc:
-            errors.append(f"  {url}: {exc}")
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+            path = _fetch(url, resource, dest_dir, timeout, verify)
+            _check(path, resource, verify, url)
+            return path
+        except (OSError, ValueError) as exc:  # requests' errors are OSErrors
+            errors.append(f"  {url}: {' '.join(str(exc).split())}")
+            if path is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
     if created:
         with contextlib.suppress(OSError):
             dest_dir.rmdir()  # leave no empty folder behind; fails harmlessly if not empty

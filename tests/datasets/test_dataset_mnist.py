@@ -242,3 +242,30 @@ def test_download_not_needed_when_present(
     write(tmp_path, arrays)
     split = load_split(layout, True, tmp_path, download=True, mirrors=["http://127.0.0.1:9/"])
     assert split.images_path.parent == tmp_path
+
+
+def test_download_over_http_through_pooch(
+    tmp_path: Path, arrays: dict[str, np.ndarray], write: Callable[..., Path], layout: IdxLayout
+) -> None:
+    """A real HTTP download (a server on 127.0.0.1 serving the mirror folder): pooch fetches
+    the .gz, checks its md5 and keeps it; a second load reads the kept file."""
+    import functools
+    import http.server
+    import threading
+
+    mirror = write(tmp_path / "mirror", arrays)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(mirror))
+    handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        split = load_split(layout, False, tmp_path / "data", download=True, mirrors=[url])
+    finally:
+        server.shutdown()
+        server.server_close()
+    np.testing.assert_array_equal(split.labels.numpy(), arrays["t10k-labels-idx1-ubyte"])
+    assert split.images_path == tmp_path / "data" / "tiny" / "t10k-images-idx3-ubyte.gz"
+    again = load_split(layout, False, tmp_path / "data")  # offline now: the kept files
+    assert again.images_path == split.images_path
