@@ -429,18 +429,19 @@ def fused_calls(net: Network, x: torch.Tensor, propagation: Propagation) -> int:
         propagation: Propagation of the run (window mode).
 
     Returns:
-        Number of ``kernels.run_network`` calls that returned a result.
+        Number of windows run on the compiled plan (:mod:`spikerl.core.backends`).
     """
+    from spikerl.core.backends import CompiledPlan
+
     taken = 0
-    original = kernels.run_network
+    original = CompiledPlan.run_window
 
-    def counting(*args: Any, **kwargs: Any) -> Any:
+    def counting(self: CompiledPlan, *args: Any, **kwargs: Any) -> Any:
         nonlocal taken
-        out = original(*args, **kwargs)
-        taken += out is not None
-        return out
+        taken += 1
+        return original(self, *args, **kwargs)
 
-    with patched(kernels, "run_network", counting):
+    with patched(CompiledPlan, "run_window", counting):
         net.run({"input": x}, mode=ExecutionMode.WINDOW, propagation=propagation)
     return taken
 

@@ -7,9 +7,11 @@ pieces and nothing private:
 
 * the encoder (:mod:`spikerl.encoders`) turns an observation batch ``[B, *obs]`` into input
   spikes ``[T, B, n_in]`` for the population ``input``;
-* the network runs the window (``Network.run``: its window or stepwise backend) with one
-  :class:`~spikerl.learning.Plasticity` binding of :class:`~spikerl.learning.MSTDPET` per
-  plastic projection (window mode), which accumulates each synapse's eligibility ``z``;
+* the network runs the window on a plan of :mod:`spikerl.core.backends` (the compiled numba
+  plan where the backend supports the network, else the eager torch reference; made once
+  per batch size and cached on the policy) with one :class:`~spikerl.learning.Plasticity`
+  binding of :class:`~spikerl.learning.MSTDPET` per plastic projection (window mode), which
+  accumulates each synapse's eligibility ``z`` (inside the compiled window);
 * the decoder (:mod:`spikerl.decoders`) reads the action population ``output`` (spike
   counts per action group, ties by a seeded draw);
 * a linear TD(lambda) critic on the input firing rates ``f = mean_t s_in[t]`` gives the
@@ -34,14 +36,17 @@ from gymnasium import spaces
 from stable_baselines3.common.policies import BasePolicy
 
 from spikerl.agents.network import LearnConfig, Modulation
+from spikerl.core.backends import BACKEND_NAMES, WindowPlan, compile_plan
 from spikerl.core.network import Network, NetworkState
-from spikerl.decoders.base import DiscreteDecoder
+from spikerl.decoders.argmax import PopulationVoteDecoder
+from spikerl.decoders.base import DiscreteDecoder, TieBreak
+from spikerl.decoders.vote import vote
 from spikerl.encoders.base import Encoder
 from spikerl.learning.plasticity import Plasticity
 from spikerl.learning.rules import MSTDPET
 
 NETWORK_POLICY_KWARGS = frozenset(
-    {"network", "encoder", "decoder", "plastic", "input", "output", "rule"}
+    {"network", "encoder", "decoder", "plastic", "input", "output", "rule", "backend"}
 )
 
 
@@ -96,6 +101,8 @@ class NetworkPolicy(BasePolicy):
         rule: The three-factor rule of every plastic projection (default ``MSTDPET()``
             with ``tau_z`` matching the agent's eligibility decay per env step).
         seed: Seed of the policy's own draws (encoding, tie-breaks) in ``predict``.
+        backend: Window backend: ``"auto"`` (compiled where supported, else eager),
+            ``"compiled"`` or ``"eager"`` (:func:`spikerl.core.backends.compile_plan`).
 
     Raises:
         TypeError, ValueError: parts of the wrong type or sizes that do not fit.
@@ -113,6 +120,7 @@ class NetworkPolicy(BasePolicy):
         output: str | None = None,
         rule: MSTDPET | None = None,
         seed: int = 0,
+        backend: str = "auto",
     ) -> None:
         super().__init__(observation_space, action_space)
         if not isinstance(network, Network):
@@ -144,8 +152,30 @@ class NetworkPolicy(BasePolicy):
         self.input = input
         self.output = _output_population(network, decoder, output)
         self.rule = rule
+        if backend not in BACKEND_NAMES:
+            raise ValueError(f"backend must be one of {list(BACKEND_NAMES)}, got {backend!r}")
+        self.backend = backend
         self.generator = torch.Generator().manual_seed(seed + 7919)
         self.last_output: WindowOutput | None = None
+        self._plans: dict[tuple[int, bool], WindowPlan] = {}
+        self.plans_built = 0
+
+    def plan(self, batch_size: int, hooks: Sequence[Plasticity] = ()) -> WindowPlan:
+        """The window plan for ``batch_size`` (with ``hooks`` when learning), made once and
+        kept until the network (structure, dtype, weight storage), the batch size or the
+        hooks change."""
+        key = (int(batch_size), bool(hooks))
+        plan = self._plans.get(key)
+        if (
+            plan is None
+            or not plan.valid()
+            or len(plan.hooks) != len(hooks)
+            or any(a is not b for a, b in zip(plan.hooks, hooks, strict=True))
+        ):
+            plan = compile_plan(self.network, int(batch_size), hooks, self.backend)
+            self._plans[key] = plan
+            self.plans_built += 1
+        return plan
 
     def encode(self, obs: np.ndarray, generator: torch.Generator) -> torch.Tensor:
         """Input spikes ``[T, B, n_in]`` for observations ``[B, *obs]``."""
@@ -159,21 +189,56 @@ class NetworkPolicy(BasePolicy):
         generator: torch.Generator,
         hooks: Sequence[Plasticity] = (),
     ) -> tuple[WindowOutput, NetworkState]:
-        """Run one window on input spikes and decode the action population."""
+        """Run one window from ``state`` (``None``: fresh) on input spikes and decode the
+        action population; returns the decision and a copy of the state after it."""
+        plan = self.plan(spikes_in.shape[1], hooks)
+        plan.load_state(state)
+        out = self.run_plan(plan, spikes_in, generator, learn=bool(hooks))
+        kept = plan.state
+        new = NetworkState(
+            {n: type(st)(*(x.clone() for x in st)) for n, st in kept.neurons.items()},
+            {n: x.clone() for n, x in kept.spikes.items()},
+            {n: x.clone() for n, x in kept.traces.items()},
+        )
+        return out, new
+
+    def run_plan(
+        self, plan: WindowPlan, spikes_in: torch.Tensor, generator: torch.Generator, learn: bool
+    ) -> WindowOutput:
+        """One window of ``plan`` (state kept in the plan) on spikes ``[T, B, n_in]``,
+        decoded."""
         shape = self.network.population(self.input).shape
         x = spikes_in.reshape(spikes_in.shape[0], spikes_in.shape[1], *shape)
         with torch.no_grad():
-            result, new = self.network.run({self.input: x}, state, hooks=hooks)
-            out = result[self.output].reshape(x.shape[0], x.shape[1], -1)
-            counts = self.decoder.action_counts(out)
-            actions = self.decoder.select(counts, generator)
+            record = plan.run_window({self.input: x}, learn=learn)
+            return self.decode(record[self.output].reshape(x.shape[0], x.shape[1], -1), generator)
+
+    def decode(self, out: torch.Tensor, generator: torch.Generator) -> WindowOutput:
+        """Decision from the action population's spikes ``[T, B, n_out]``.
+
+        A :class:`~spikerl.decoders.PopulationVoteDecoder` with random tie-breaks is decided
+        by :func:`spikerl.decoders.vote.vote` on NumPy counts, with the tie-break draws
+        ``torch.rand(B, generator)`` that :func:`~spikerl.decoders.pick_max` makes (the same
+        rule, the same draws); any other decoder by its own ``action_counts`` / ``select``.
+        """
+        dec = self.decoder
+        if type(dec) is PopulationVoteDecoder and dec.tie_break is TieBreak.RANDOM:
+            o = out.numpy()
+            B = o.shape[1]
+            c = o.sum(axis=0, dtype=np.float64).reshape(B, dec.n_actions, -1).sum(axis=2)
+            u = torch.rand(B, generator=generator).numpy()
+            d = vote(c, u)
+            rate = o.mean(axis=(0, 2), dtype=np.float64).astype(np.float32)
+            return WindowOutput(d.actions.astype(np.int64), c, rate, d.tied, d.margin)
+        counts = dec.action_counts(out)
+        actions = dec.select(counts, generator)
         c = counts.numpy().astype(np.float64)
         best = c.max(axis=1, keepdims=True)
         n_best = (c == best).sum(axis=1)
         second = np.where(c == best, -np.inf, c).max(axis=1) if c.shape[1] > 1 else best[:, 0]
         margin = np.where(n_best > 1, 0.0, best[:, 0] - second)
         rate = out.float().mean(dim=(0, 2)).numpy()
-        return WindowOutput(actions.numpy().astype(np.int64), c, rate, n_best > 1, margin), new
+        return WindowOutput(actions.numpy().astype(np.int64), c, rate, n_best > 1, margin)
 
     def _predict(
         self, observation: torch.Tensor | dict[str, torch.Tensor], deterministic: bool = False
@@ -233,11 +298,32 @@ class NetworkLearner:
         n_in = policy.encoder.output_size
         self.critic = np.zeros(n_in)
         self.z_critic = np.zeros((n_envs, n_in))
-        self.state: NetworkState | None = None
+        self._plan: WindowPlan | None = None
+        self._started = False
         self._phi: np.ndarray | None = None
         self._x_next: torch.Tensor | None = None
         self._stale: np.ndarray | None = None
         self.last: WindowOutput | None = None
+
+    @property
+    def plan(self) -> WindowPlan:
+        """The policy's learning plan for this batch size and these bindings (cached)."""
+        plan = self.policy.plan(self.n_envs, self.plasticities)
+        if plan is not self._plan:
+            if self._plan is not None and self._started:
+                plan.load_state(self._plan.state)  # the network changed: carry the state over
+            self._plan = plan
+        return plan
+
+    @property
+    def state(self) -> NetworkState | None:
+        """The network state kept between windows (``None`` before the first window)."""
+        return self.plan.state if self._started else None
+
+    @state.setter
+    def state(self, value: NetworkState | None) -> None:
+        self.plan.load_state(value)
+        self._started = value is not None
 
     def state_dict(self) -> dict[str, Any]:
         """Everything a resume needs besides the weights, as tensors and arrays (no pickle):
@@ -251,14 +337,15 @@ class NetworkLearner:
             "critic": self.critic.copy(),
             "z_critic": self.z_critic.copy(),
         }
-        if self.state is not None:
-            out["network_state"] = self.state.to_dict()
+        state = self.state
+        if state is not None:
+            out["network_state"] = {k: v.clone() for k, v in state.to_dict().items()}
         for i, p in enumerate(self.plasticities):
             if p.traces is not None:
-                out[f"plastic{i}_pre"] = p.traces.pre
-                out[f"plastic{i}_post"] = p.traces.post
+                out[f"plastic{i}_pre"] = p.traces.pre.clone()
+                out[f"plastic{i}_post"] = p.traces.post.clone()
             if p.rule_state is not None:
-                out[f"plastic{i}_eligibility"] = p.rule_state
+                out[f"plastic{i}_eligibility"] = p.rule_state.clone()
         for name in ("_phi", "_stale"):
             value = getattr(self, name)
             if value is not None:
@@ -312,8 +399,8 @@ class NetworkLearner:
         if not starts.any():
             return
         m = torch.as_tensor(starts)
-        if self.state is not None:
-            self.state = self.policy.network.reset_state(self.state, m)
+        if self._started:
+            self.plan.reset(m)
         for p in self.plasticities:
             p.reset(m)
         self.z_critic[starts] = 0.0
@@ -341,9 +428,12 @@ class NetworkLearner:
         """Run the network on input spikes ``[T, B, n_in]``; when learning, the plasticity
         bindings accumulate eligibility and the critic trace decays and adds the rates."""
         x = torch.as_tensor(spikes_in)
-        hooks = self.plasticities if learn else ()
-        out, self.state = self.policy.window(x, self.state, self.generator, hooks)
-        self._phi = x.double().mean(0).numpy()
+        plan = self.plan
+        if not self._started:
+            plan.load_state(None)
+            self._started = True
+        out = self.policy.run_plan(plan, x, self.generator, learn=learn)
+        self._phi = x.numpy().mean(axis=0, dtype=np.float64)  # exact: means of 0/1 spikes
         if learn:
             lc = self.learn
             self.z_critic *= lc.gamma * lc.lam_critic
@@ -367,7 +457,7 @@ class NetworkLearner:
             raise RuntimeError("update() called before act()")
         lc = self.learn
         x_next = self.policy.encode(bootstrap_obs, self.generator)
-        phi_next = x_next.double().mean(0).numpy()
+        phi_next = x_next.numpy().mean(axis=0, dtype=np.float64)
         r = np.asarray(rewards, dtype=np.float64)
         if lc.reward_clip > 0:
             r = np.clip(r, -lc.reward_clip, lc.reward_clip)
@@ -385,11 +475,11 @@ class NetworkLearner:
         b = len(r)
         norm = np.maximum(self._phi.sum(axis=1), 1e-8)
         self.critic += (lr_fraction * lc.lr_critic / b) * ((td / norm) @ self.z_critic)
-        signal = torch.as_tensor(lr_fraction * lc.lr_actor * mod)
+        signal = torch.from_numpy(np.asarray(lr_fraction * lc.lr_actor * mod, dtype=np.float64))
         dw = 0.0
         for p in self.plasticities:
-            change = p.deliver(signal.to(p.projection.weight.dtype))
-            dw += float(change.abs().mean())
+            p.deliver(signal.to(p.projection.weight.dtype))
+            dw += p.last_mean_abs_change
         self._x_next = x_next
         self._stale = np.ones(b, dtype=bool) if stale is None else np.asarray(stale, dtype=bool)
         return UpdateStats(float(mod.mean()), dw / len(self.plasticities), float(v.mean()))

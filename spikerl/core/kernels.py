@@ -1,15 +1,14 @@
 """Compiled CPU kernels (numba) behind the fast paths of the core.
 
-Three kernels, each bit-exact against the eager step functions it replaces (same float
+The kernels, each bit-exact against the eager step functions it replaces (same float
 operations in the same order, no fast-math and no FMA contraction, in the state's dtype):
 
 * :func:`neuron_scan`: a neuron population scanned over a window ``[T, B, *shape]``
   (:meth:`Neuron.run <spikerl.core.neurons.base.Neuron.run>` on CPU without autograd);
 * :func:`event_matmul_rows`: event-driven ``x @ w`` for mostly-zero ``x`` (one weight row
   added per non-zero input), the window path's sparse propagation;
-* :func:`run_network`: a whole network of LIF-family populations and dense projections run
-  step by step inside one compiled loop with event-driven propagation: the recurrent
-  (stepwise) fast path, also taken by feed-forward networks at low input density.
+* the step functions of the LIF family (``_pop_step``), which the compiled window plans of
+  :mod:`spikerl.core.backends.compiled` run for whole networks.
 
 The eager torch code stays the reference and serves every case the kernels do not:
 non-CPU devices, tensors that need gradients, unsupported neuron models or projections.
@@ -51,7 +50,6 @@ __all__ = [
     "event_matmul_rows",
     "neuron_kind",
     "neuron_scan",
-    "run_network",
     "trace_scan",
 ]
 
@@ -392,109 +390,76 @@ if _HAVE_NUMBA:
                     x0[j] = d + scale * s[t, j]
             out[t] = x0
 
-    @_jit
-    def _network_kernel(  # type: ignore[no-untyped-def]
-        kinds,
-        prms,
-        offs,
-        sizes,
-        ext_offs,
-        rec_offs,
-        ext,
-        weights,
-        psrc,
-        ptgt,
-        v,
-        rf,
-        th,
-        syn,
-        prev,
-        rec,
-    ):
-        """Run the network for ``T = ext.shape[0]`` steps.
 
-        Populations ``p`` own units ``offs[p]:offs[p]+sizes[p]`` of the state ``[B, U]``
-        arrays; ``ext [T, B, E]`` holds external inputs (``ext_offs[p]``, -1: none; the
-        spikes of ``Input`` populations); ``rec [T, B, R]`` receives the spikes of the
-        other populations (``rec_offs``). Projections ``i`` (dense ``weights[i]
-        [n_src, n_tgt]``, connection order) deliver the spikes of the step before, event
-        by event; ``prev [B, U]`` holds those of the step before the window.
+if _HAVE_NUMBA:
+
+    @_jit
+    def _credit_kernel(z, m, scale, batch_div, w, lo, hi, dw):  # type: ignore[no-untyped-def]
+        """``dw = scale * (sum_b m[b] z[b]) / batch_div``; ``w <- clamp(w + dw, lo, hi)``.
+
+        Returns the mean of ``|dw|``.
         """
-        T = ext.shape[0]
-        B = prev.shape[0]
-        U = prev.shape[1]
-        P = kinds.shape[0]
-        cur = np.zeros((B, U), dtype=prev.dtype)
-        tmp = np.zeros((B, U), dtype=prev.dtype)
-        has = np.zeros(P, dtype=np.bool_)
-        zero = prms[0, _P_ZERO]
-        for t in range(T):
-            for p in range(P):
-                has[p] = False
-                if kinds[p] != KIND_INPUT and ext_offs[p] >= 0:
-                    o = offs[p]
-                    e = ext_offs[p]
-                    n = sizes[p]
-                    for b in range(B):
-                        cb = cur[b, o : o + n]
-                        eb = ext[t, b, e : e + n]
-                        for j in range(n):
-                            cb[j] = eb[j]
-                    has[p] = True
-            for i in range(len(weights)):
-                w = weights[i]
-                sp = psrc[i]
-                tp = ptgt[i]
-                to = offs[tp]
-                nt = sizes[tp]
-                ns = sizes[sp]
-                # Accumulate straight into the current when nothing is there yet.
-                acc = tmp if has[tp] else cur
-                for b in range(B):
-                    ab = acc[b, to : to + nt]
-                    for j in range(nt):
-                        ab[j] = zero
-                if t == 0:
-                    src = prev[:, offs[sp] : offs[sp] + ns]
-                elif kinds[sp] == KIND_INPUT:
-                    src = ext[t - 1, :, ext_offs[sp] : ext_offs[sp] + ns]
-                else:
-                    src = rec[t - 1, :, rec_offs[sp] : rec_offs[sp] + ns]
-                # Source-major: each active row of w is read once for all batch elements.
-                for k in range(ns):
-                    for b in range(B):
-                        xv = src[b, k]
-                        if xv != zero:
-                            _add_row(acc, b, to, w, k, xv)
-                if has[tp]:
-                    for b in range(B):
-                        cb = cur[b, to : to + nt]
-                        tb = tmp[b, to : to + nt]
-                        for j in range(nt):
-                            cb[j] = cb[j] + tb[j]
-                has[tp] = True
-            for p in range(P):
-                if kinds[p] == KIND_INPUT:
-                    continue
-                o = offs[p]
-                n = sizes[p]
-                if not has[p]:
-                    for b in range(B):
-                        cb = cur[b, o : o + n]
-                        for j in range(n):
-                            cb[j] = zero
-                r = rec_offs[p]
-                for b in range(B):
-                    _pop_step(
-                        kinds[p],
-                        prms[p],
-                        cur[b, o : o + n],
-                        v[b, o : o + n],
-                        rf[b, o : o + n],
-                        th[b, o : o + n],
-                        syn[b, o : o + n],
-                        rec[t, b, r : r + n],
-                    )
+        B = z.shape[0]
+        K = z.shape[1]
+        N = z.shape[2]
+        total = 0.0
+        for k in range(K):
+            wk = w[k]
+            dk = dw[k]
+            for n in range(N):
+                s = m[0] * z[0, k, n]
+                for b in range(1, B):
+                    s += m[b] * z[b, k, n]
+                d = scale * (s / batch_div)
+                dk[n] = d
+                x = wk[n] + d
+                x = x if x >= lo else lo
+                x = x if x <= hi else hi
+                wk[n] = x
+                total += abs(d)
+        return total / max(K * N, 1)
+
+
+def credit_apply(
+    z: Tensor,
+    m: Tensor,
+    scale: float,
+    batch_div: int,
+    w: Tensor,
+    lo: float | None,
+    hi: float | None,
+    dw: Tensor,
+) -> float | None:
+    """Credit a modulation to an eligibility and apply it to a dense weight, in place.
+
+        dw[k, n] = scale * (sum_b m[b] z[b, k, n]) / batch_div
+        w[k, n]  = min(max(w[k, n] + dw[k, n], lo), hi)
+
+    (``Plasticity.deliver`` of MSTDPET: ``scale = gamma dt``; ``batch_div = B`` for a mean).
+    Operands: ``z [B, K, N]``, ``m [B]``, ``w, dw [K, N]``, one dtype, CPU, contiguous.
+
+    Returns:
+        The mean of ``|dw|``, or ``None`` (nothing changed) when the kernel does not apply.
+    """
+    if not usable(z, m, w, dw) or not (z.dtype == m.dtype == w.dtype == dw.dtype):
+        return None
+    if z.dim() != 3 or w.dim() != 2 or tuple(z.shape[1:]) != tuple(w.shape):
+        return None
+    if not (z.is_contiguous() and w.is_contiguous() and dw.is_contiguous()):
+        return None
+    npdt = _np(w).dtype.type
+    return float(
+        _credit_kernel(
+            _np(z),
+            _np(m),
+            npdt(scale),
+            npdt(batch_div),
+            w.detach().numpy(),
+            npdt(-math.inf if lo is None else lo),
+            npdt(math.inf if hi is None else hi),
+            dw.numpy(),
+        )
+    )
 
 
 def _np(t: Tensor) -> np.ndarray[Any, Any]:
@@ -637,132 +602,3 @@ def trace_scan(
         out.numpy(),
     )
     return out.reshape(s.shape), cur.reshape(x0.shape)
-
-
-def run_network(
-    populations: Sequence[tuple[str, Any]],
-    projections: Sequence[tuple[Tensor, int, int]],
-    inputs: dict[str, Tensor],
-    neurons: dict[str, Any],
-    prev: dict[str, Tensor],
-    T: int,
-    B: int,
-) -> tuple[dict[str, Tensor], dict[str, Any], dict[str, Tensor]] | None:
-    """Run a whole network for ``T`` steps in one compiled loop (event-driven delivery).
-
-    Args:
-        populations: ``(name, neuron module)`` in network order.
-        projections: ``(dense weight [n_src, n_tgt], source index, target index)`` in
-            connection order.
-        inputs: External inputs ``{name: [T, B, *shape]}``.
-        neurons: Neuron states by name.
-        prev: Spikes of the step before the window by name.
-
-    Returns:
-        ``(record {name: [T, B, *shape]}, neuron states, last spikes)``, or ``None`` when
-        the kernel does not apply.
-    """
-    if not enabled() or not populations:
-        return None
-    kinds = []
-    dtype = populations[0][1].dtype
-    for _, pop in populations:
-        k = neuron_kind(pop)
-        if k is None or pop.dtype != dtype or pop.device.type != "cpu":
-            return None
-        kinds.append(k)
-    tensors = [w for w, _, _ in projections] + list(inputs.values()) + list(prev.values())
-    for st in neurons.values():
-        tensors.extend(st)
-    if not usable(*tensors):
-        return None
-    if any(w.dtype != dtype for w, _, _ in projections):
-        return None
-    sizes = [pop.n for _, pop in populations]
-    offs = np.cumsum([0, *sizes[:-1]]).astype(np.int64)
-    U = int(sum(sizes))
-    ext_parts: list[Tensor] = []
-    ext_offs = []
-    e = 0
-    for (name, _), n in zip(populations, sizes, strict=True):
-        x = inputs.get(name)
-        if x is None:
-            ext_offs.append(-1)
-        else:
-            ext_offs.append(e)
-            ext_parts.append(x.detach().reshape(T, B, n).to(dtype))
-            e += n
-    if ext_parts:
-        ext = ext_parts[0] if len(ext_parts) == 1 else torch.cat(ext_parts, dim=2)
-    else:
-        ext = torch.zeros(T, B, 0, dtype=dtype)
-    rec_offs = []
-    r = 0
-    for k, n in zip(kinds, sizes, strict=True):
-        rec_offs.append(r if k != KIND_INPUT else -1)
-        r += n if k != KIND_INPUT else 0
-    # Flat state arrays [B, U].
-    v = torch.zeros(B, U, dtype=dtype)
-    rf = torch.zeros(B, U, dtype=dtype)
-    th = torch.zeros(B, U, dtype=dtype)
-    syn = torch.zeros(B, U, dtype=dtype)
-    flat = {"v": v, "refrac": rf, "theta": th, "i": syn}
-    pv = torch.empty(B, U, dtype=dtype)
-    for (name, _), o, n, k in zip(populations, offs, sizes, kinds, strict=True):
-        o = int(o)
-        pv[:, o : o + n] = prev[name].reshape(B, n)
-        if k == KIND_INPUT:
-            continue
-        st = neurons[name]
-        for f, val in zip(type(st)._fields, st, strict=True):
-            flat[f][:, o : o + n] = val.reshape(B, n)
-    np_dtype = _np(v).dtype
-    prms = np.stack(
-        [neuron_params(pop, k, np_dtype) for (_, pop), k in zip(populations, kinds, strict=True)]
-    )
-    rec = torch.empty(T, B, r, dtype=dtype)
-    weights = tuple(_np(w) for w, _, _ in projections)
-    if not weights:
-        weights = (np.zeros((1, 1), dtype=np_dtype),)
-        psrc = np.zeros(0, dtype=np.int64)
-        ptgt = np.zeros(0, dtype=np.int64)
-        weights_used: Any = numba.typed.List.empty_list(numba.typeof(weights[0]))
-    else:
-        psrc = np.array([s for _, s, _ in projections], dtype=np.int64)
-        ptgt = np.array([t for _, _, t in projections], dtype=np.int64)
-        weights_used = weights
-    _network_kernel(
-        np.array(kinds, dtype=np.int64),
-        prms,
-        offs,
-        np.array(sizes, dtype=np.int64),
-        np.array(ext_offs, dtype=np.int64),
-        np.array(rec_offs, dtype=np.int64),
-        _np(ext),
-        weights_used,
-        psrc,
-        ptgt,
-        v.numpy(),
-        rf.numpy(),
-        th.numpy(),
-        syn.numpy(),
-        pv.numpy(),
-        rec.numpy(),
-    )
-    record: dict[str, Tensor] = {}
-    states: dict[str, Any] = {}
-    last: dict[str, Tensor] = {}
-    for (name, pop), o, n, k, ro in zip(populations, offs, sizes, kinds, rec_offs, strict=True):
-        o = int(o)
-        shape = (B, *pop.shape)
-        if k == KIND_INPUT:
-            record[name] = inputs[name].to(dtype)
-            states[name] = neurons[name]
-        else:
-            record[name] = rec[:, :, ro : ro + n].reshape(T, *shape)
-            st = neurons[name]
-            states[name] = type(st)(
-                *(flat[f][:, o : o + n].reshape(shape).clone() for f in type(st)._fields)
-            )
-        last[name] = record[name][-1]
-    return record, states, last

@@ -32,7 +32,7 @@ from spikerl._checks import check_finite, check_positive
 from spikerl.core.monitors import SPIKES, TRACE, Monitor
 from spikerl.core.neurons.base import Neuron
 from spikerl.core.neurons.input import Input
-from spikerl.core.projections import DenseProjection, LateralProjection, Projection, Propagation
+from spikerl.core.projections import Projection, Propagation
 from spikerl.core.traces import TraceParams, trace_step
 
 #: With ``Propagation.AUTO``, a feed-forward window runs in the compiled event-driven network
@@ -44,9 +44,6 @@ FUSED_MAX_DENSITY = 0.075
 
 #: Steps of the input window read to estimate its density.
 _DENSITY_PROBE_STEPS = 64
-
-#: Projection types the compiled network loop propagates (dense weight matrices).
-_FUSED_PROJECTIONS = (DenseProjection, LateralProjection)
 
 
 class ExecutionMode(enum.Enum):
@@ -155,6 +152,9 @@ class Network(nn.Module):
         self.projections = nn.ModuleDict()
         self._edges: list[_Edge] = []
         self._trace_params: dict[str, TraceParams] = {}
+        #: Bumped by every structural change; compiled plans made before it are stale.
+        self._version = 0
+        self._plans: dict[int, Any] = {}
 
     # -- building ----------------------------------------------------------------------
     def add_population(
@@ -181,6 +181,7 @@ class Network(nn.Module):
         self.populations[name] = neuron
         if trace is not None:
             self._trace_params[name] = trace
+        self._version += 1
         return neuron
 
     def _name_of(self, pop: str | Neuron[Any, Any]) -> str:
@@ -238,6 +239,7 @@ class Network(nn.Module):
         projection.name = name
         self.projections[key] = projection
         self._edges.append(_Edge(key, src, tgt))
+        self._version += 1
         return projection
 
     def projection(self, name: str) -> Projection:
@@ -418,9 +420,9 @@ class Network(nn.Module):
             }
             return RunResult(empty), state
         if self._fused_wanted(inputs, order, use_window, mode, propagation, monitors, hooks):
-            fused = self._run_fused(inputs, state, T, monitors, hooks)
-            if fused is not None:
-                return fused
+            plan = self._compiled_plan(B, inputs)
+            if plan is not None:
+                return self._run_plan(plan, inputs, state, monitors, hooks)
         if use_window:
             assert order is not None
             return self._run_window(inputs, state, order, T, propagation, monitors, hooks)
@@ -437,7 +439,7 @@ class Network(nn.Module):
         monitors: Sequence[Monitor],
         hooks: Sequence[StepHook],
     ) -> bool:
-        """Whether to try the compiled event-driven network loop (``kernels.run_network``).
+        """Whether to run the window on the compiled plan (:mod:`spikerl.core.backends`).
 
         Only with ``Propagation.AUTO`` (explicit ``DENSE``/``SPARSE`` keep the eager paths,
         the reference), without per-step hooks or state monitors, and, for a feed-forward
@@ -461,42 +463,48 @@ class Network(nn.Module):
             return total == 0 or nonzero <= FUSED_MAX_DENSITY * total
         return True
 
-    def _run_fused(
+    def _compiled_plan(self, batch_size: int, inputs: Mapping[str, Tensor]) -> Any:
+        """The compiled plan of this network for ``batch_size`` (made once, kept while it
+        stays valid), or ``None`` when the compiled backend cannot run it or these inputs."""
+        from spikerl.core.backends import CompiledBackend
+
+        for x in inputs.values():
+            if x.device.type != "cpu" or x.requires_grad:
+                return None
+        plan = self._plans.get(batch_size)
+        if plan is not None and plan.valid():
+            return plan
+        backend = CompiledBackend()
+        if not backend.supports(self):
+            self._plans.pop(batch_size, None)
+            return None
+        plan = backend.compile(self, batch_size)
+        self._plans[batch_size] = plan
+        return plan
+
+    def _run_plan(
         self,
+        plan: Any,
         inputs: Mapping[str, Tensor],
         state: NetworkState,
-        T: int,
         monitors: Sequence[Monitor],
         hooks: Sequence[StepHook],
-    ) -> tuple[RunResult, NetworkState] | None:
-        from spikerl.core import kernels
-
-        names = list(self.populations.keys())
-        index = {n: i for i, n in enumerate(names)}
-        projections: list[tuple[Tensor, int, int]] = []
-        for e in self._edges:
-            proj = self.projections[e.name]
-            if type(proj) not in _FUSED_PROJECTIONS or not isinstance(proj, DenseProjection):
-                return None
-            projections.append((proj.weight, index[e.source], index[e.target]))
-        pops = [(n, self.populations[n]) for n in names]
-        out = kernels.run_network(
-            pops,
-            projections,
-            dict(inputs),
-            dict(state.neurons),
-            dict(state.spikes),
-            T,
-            state.batch_size,
-        )
-        if out is None:
-            return None
-        record, neurons, last = out
-        traces = dict(state.traces)
+    ) -> tuple[RunResult, NetworkState]:
+        """One window on the compiled plan from ``state`` (copied in, copied out)."""
+        plan.load_state(state)
+        window = plan.run_window(inputs, learn=False)
+        record = {n: r.clone() for n, r in window.items()}
+        kept = plan.state
+        neurons = {
+            n: type(st)(*(x.clone() for x in st)) if n in plan._fields else state.neurons[n]
+            for n, st in kept.neurons.items()
+        }
+        last = {n: r[-1] for n, r in record.items()}
+        traces = dict(plan.traces)
         for name, p in self._trace_params.items():
-            trec, traces[name] = self._trace_window(record[name], traces[name], p)
             for m in monitors:
                 if m.population == name and m.variable == TRACE:
+                    trec, _ = self._trace_window(record[name], state.traces[name], p)
                     m.write_window(trec)
         for m in monitors:
             if m.variable == SPIKES:

@@ -34,16 +34,19 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from spikerl._checks import check_positive
+from spikerl.core import kernels
+from spikerl.core.backends.base import EligibilitySpec
 from spikerl.core.network import Network
-from spikerl.core.projections import Projection
+from spikerl.core.projections import DenseProjection, LateralProjection, Projection, Sign
 from spikerl.learning.activity import Reduction, TraceState, compute_activity
 from spikerl.learning.modulation import Modulator, as_reward_tensor
 from spikerl.learning.pieces import WeightPiece
-from spikerl.learning.rules import EligibilityRule, LearningRule
+from spikerl.learning.rules import MSTDPET, EligibilityRule, LearningRule
 
 __all__ = ["Plasticity"]
 
@@ -122,6 +125,9 @@ class Plasticity:
         self.modulation: float | Tensor | None = None
         self.last_change: Tensor | None = None
         self._pending: list[tuple[Tensor, Tensor]] = []
+        self._zero_change: Tensor | None = None
+        self._credit_cache: tuple[Any, ...] | None = None
+        self._last_mean_abs: float | None = None
 
     @classmethod
     def bind(
@@ -192,6 +198,73 @@ class Plasticity:
             else:
                 as_reward_tensor(signal)
                 self.modulation = float(signal)
+
+    # -- compiled window plans (spikerl.core.backends) ----------------------------------
+    def eligibility_spec(self) -> EligibilitySpec | None:
+        """The binding in the form a compiled plan accumulates inside its window, or
+        ``None`` (the plan then calls :meth:`on_window` after the kernel).
+
+        Offered for window-mode :class:`~spikerl.learning.rules.MSTDPET` on a dense or
+        lateral projection without pieces, optimizer or weight normalisation: with zero
+        modulation its window changes only traces and eligibility (the weight change is
+        credited by :meth:`deliver`).
+        """
+        proj = self.projection
+        if (
+            self.online
+            or type(self.rule) is not MSTDPET
+            or self.pieces
+            or self.optimizer is not None
+            or type(proj) not in (DenseProjection, LateralProjection)
+            or proj.norm is not None
+        ):
+            return None
+        rule = self.rule
+        return EligibilitySpec(
+            projection=proj,
+            source=self.source,
+            target=self.target,
+            pre=rule.pre_trace,
+            post=rule.post_trace,
+            a_plus=rule.a_plus,
+            a_minus=rule.a_minus,
+            tau_z=rule.tau_z,
+        )
+
+    def eligibility_only(self) -> bool:
+        """Whether the next window only accumulates (zero modulation, nothing buffered)."""
+        if self._pending:
+            return False
+        m = self.modulation
+        if m is None:
+            return False
+        if isinstance(m, Tensor):
+            return not bool(m.any())
+        return m == 0.0
+
+    def eligibility_state(self) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+        """``(pre trace, post trace, eligibility)`` (``None`` where fresh)."""
+        t = self.traces
+        return (None, None, self.rule_state) if t is None else (t.pre, t.post, self.rule_state)
+
+    def adopt_eligibility_state(self, pre: Tensor, post: Tensor, z: Tensor) -> None:
+        """Take the state a compiled plan computed for a window (as :meth:`on_window`
+        would have left it; the window's weight change is zero)."""
+        self.traces = TraceState(pre, post)
+        self.rule_state = z
+        zero = self._zero_change
+        if zero is None or zero.dtype != z.dtype:
+            zero = self._zero_change = torch.zeros_like(self.projection.weight.detach())
+        self.last_change = zero
+        self._last_mean_abs = 0.0
+
+    @property
+    def last_mean_abs_change(self) -> float:
+        """Mean ``|dw|`` of the last :meth:`deliver` or :meth:`apply` (0 before any)."""
+        if self._last_mean_abs is None:
+            dw = self.last_change
+            self._last_mean_abs = 0.0 if dw is None else float(dw.abs().mean())
+        return self._last_mean_abs
 
     # -- hooks -------------------------------------------------------------------------
     def on_step(self, t: int, prev: Mapping[str, Tensor], spikes: Mapping[str, Tensor]) -> None:
@@ -307,9 +380,90 @@ class Plasticity:
         m: float | Tensor = self.modulator(signal) if self.modulator is not None else signal
         if self.rule_state is None:
             as_reward_tensor(m)
+            self._last_mean_abs = 0.0
             return torch.zeros_like(self.projection.weight.detach())
+        fast = self._credit_compiled(m)
+        if fast is not None:
+            return fast
         dw = self.rule.credit(self.projection, self.rule_state, m, self.dt, self.reduction)
         return self.apply(dw, duration=0.0)
+
+    def _credit_compiled(self, m: float | Tensor) -> Tensor | None:
+        """:meth:`deliver` of MSTDPET in one compiled pass (credit, apply, bounds), when
+        nothing else (pieces, optimizer, norm, mask, sign) acts on the change; else ``None``.
+        Same operations as ``credit`` + ``apply`` (to float rounding for ``B > 1``)."""
+        z = self.rule_state
+        if z is None:
+            return None
+        w = self.projection.weight
+        cache = self._credit_cache
+        if cache is None or cache[0] is not z or cache[1] != w.data_ptr():
+            cache = self._credit_cache = self._credit_setup(z)
+            if cache is None:
+                return None
+        _, _, z_np, w_np, dw, dw_np, scale, div, lo, hi = cache
+        if isinstance(m, Tensor):
+            if m.device.type != "cpu":
+                return None
+            mt = np.asarray(m.detach().numpy(), dtype=z_np.dtype).reshape(-1)
+        elif isinstance(m, int | float) and not isinstance(m, bool):
+            mt = np.full(1, m, dtype=z_np.dtype)
+        else:
+            return None
+        if mt.shape[0] != z_np.shape[0]:
+            if mt.shape[0] != 1:
+                return None  # the eager path explains the error
+            mt = np.repeat(mt, z_np.shape[0])
+        if not np.isfinite(mt).all():
+            return None
+        mean_abs = kernels._credit_kernel(z_np, mt, scale, div, w_np, lo, hi, dw_np)
+        self.last_change = dw
+        self._last_mean_abs = float(mean_abs)
+        return dw
+
+    def _credit_setup(self, z: Tensor) -> tuple[Any, ...] | None:
+        """NumPy views and constants of the compiled credit (``None``: not applicable)."""
+        proj = self.projection
+        w = proj.weight
+        if (
+            type(self.rule) is not MSTDPET
+            or self.pieces
+            or self.optimizer is not None
+            or type(proj) not in (DenseProjection, LateralProjection)
+            or proj.norm is not None
+            or proj.mask is not None
+            or proj.sign is not Sign.ANY
+            or not kernels.usable(z, w)
+            or z.dtype != w.dtype
+            or z.dim() != 3
+            or not z.is_contiguous()
+            or not w.is_contiguous()
+        ):
+            return None
+        self._check_state_shape(z)
+        dw = torch.empty_like(w.detach())
+        npdt = z.detach().numpy().dtype.type
+        div = z.shape[0] if self.reduction is Reduction.MEAN else 1
+        return (
+            z,
+            w.data_ptr(),
+            z.detach().numpy(),
+            w.detach().numpy(),
+            dw,
+            dw.numpy(),
+            npdt(self.rule.gamma * self.dt),
+            npdt(div),
+            npdt(-math.inf if proj.wmin is None else proj.wmin),
+            npdt(math.inf if proj.wmax is None else proj.wmax),
+        )
+
+    def _check_state_shape(self, z: Tensor) -> None:
+        want = tuple(self.projection.weight.shape)
+        if tuple(z.shape[1:]) != want:
+            raise ValueError(
+                f"MSTDPET eligibility state: expected shape [B, {', '.join(map(str, want))}], "
+                f"got {list(z.shape)}"
+            )
 
     @torch.no_grad()
     def apply(self, dw: Tensor, duration: float) -> Tensor:
@@ -342,6 +496,7 @@ class Plasticity:
         for p in self.pieces:
             p.constrain_(self.projection)
         self.last_change = dw
+        self._last_mean_abs = None
         return dw
 
     def __repr__(self) -> str:

@@ -181,35 +181,52 @@ def test_cli_trains_a_configured_network_and_resumes(tmp_path: object) -> None:
     assert main(["eval", str(run), "--episodes", "1"]) == 0
 
 
-def test_compiled_and_eager_backends_learn_the_same_weights(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The parts policy on the compiled network loop and on the eager stepwise torch path:
-    same spikes, so the same eligibility and weight changes (float64, 150 env steps)."""
-    from spikerl.core import kernels
+def test_compiled_and_eager_backends_learn_the_same_weights() -> None:
+    """The parts policy on the compiled plan and on the eager torch reference: same spikes,
+    so the same eligibility and weight changes (float64, 150 env steps)."""
+    from spikerl.core.backends import CompiledPlan, EagerPlan
 
-    def run() -> list[torch.Tensor]:
+    def run(backend: str) -> tuple[list[torch.Tensor], RSTDP]:
         parts = _parts(seed=1)
         net = parts["network"]
         assert isinstance(net, Network)
         net.to(torch.float64)
-        RSTDP("SpikingPolicy", gym.make("CartPole-v1"), policy_kwargs=parts, seed=1).learn(150)
-        return [
+        kw = {**parts, "backend": backend}
+        model = RSTDP("SpikingPolicy", gym.make("CartPole-v1"), policy_kwargs=kw, seed=1)
+        model.learn(150)
+        weights = [
             net.projection(n).weight.detach().clone() for n in ("input->hidden", "hidden->action")
         ]
+        return weights, model
 
-    calls: list[bool] = []
-    fused = kernels.run_network
-
-    def counted(*args: object, **kwargs: object) -> object:
-        out = fused(*args, **kwargs)  # type: ignore[arg-type]
-        calls.append(out is not None)
-        return out
-
-    monkeypatch.setattr(kernels, "run_network", counted)
-    compiled = run()
-    assert len(calls) == 150 and all(calls)  # every window ran in the compiled loop
-    monkeypatch.setattr(kernels, "enabled", lambda: False)
-    eager = run()
+    compiled, cm = run("compiled")
+    plan = cm.learner.plan
+    assert isinstance(plan, CompiledPlan) and plan.windows == 150
+    assert len(plan.bindings) == 2 and not plan.eager_hooks  # eligibility inside the kernel
+    assert cm.policy.plans_built == 1  # made once, reused for every window
+    eager, em = run("eager")
+    assert isinstance(em.learner.plan, EagerPlan)
     for a, b in zip(compiled, eager, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(cm.learner.critic, em.learner.critic, rtol=0, atol=1e-9)
+
+
+def test_plan_is_rebuilt_only_when_the_network_or_batch_changes() -> None:
+    parts = _parts(seed=2)
+    model = RSTDP("SpikingPolicy", gym.make("CartPole-v1"), policy_kwargs=parts, seed=0)
+    model.learn(50)
+    policy = model.policy
+    assert policy.plans_built == 1
+    obs = np.stack([gym.make("CartPole-v1").reset(seed=s)[0] for s in range(3)])
+    model.predict(obs[0])
+    model.predict(obs[1])
+    assert policy.plans_built == 2  # one plan for greedy play at batch 1
+    model.predict(obs)
+    assert policy.plans_built == 3  # batch 3
+    model.learn(20, reset_num_timesteps=False)
+    assert policy.plans_built == 3
+    net = parts["network"]
+    assert isinstance(net, Network)
+    net.to(torch.float64)  # new weight storage: the plan is stale
+    model.learn(20, reset_num_timesteps=False)
+    assert policy.plans_built == 4
