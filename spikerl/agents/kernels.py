@@ -261,6 +261,7 @@ def _compile_update() -> Any:
         lr_actor,  # effective: lr * schedule fraction / (F B)
         wmin,
         wmax,
+        col_mean,  # target mean weight per action neuron (NaN: no normalisation)
     ):
         b_n, f_n = phi.shape
         n_n = w.shape[1]
@@ -301,6 +302,13 @@ def _compile_update() -> Any:
                 dw = lr_actor * acc
                 abs_dw += abs(dw)
                 w[f, n] = min(max(w[f, n] + dw, wmin), wmax)
+        if not np.isnan(col_mean):
+            for n in range(n_n):
+                shift = col_mean
+                for f in range(f_n):
+                    shift -= w[f, n] / f_n
+                for f in range(f_n):
+                    w[f, n] = min(max(w[f, n] + shift, wmin), wmax)
         mod_mean = 0.0
         for b in range(b_n):
             mod_mean += mod[b]

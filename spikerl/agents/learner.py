@@ -177,11 +177,25 @@ class RSTDPLearner:
                 lr_fraction * lc.lr_actor / (net.n_features * b),
                 net.snn.wmin,
                 net.snn.wmax,
+                self._col_mean(),
             )
             stats = UpdateStats(mod, dw, value)
         self._phi_next = phi_next
         self._stale = stale
         return stats
+
+    def _col_mean(self) -> float:
+        """Target mean weight of each action neuron under ``weight_norm`` (NaN: off).
+
+        With normalisation each neuron's weights are shifted after every update so that
+        ``mean_f W[f, n] = (w_init_low + w_init) / 2`` (mV per spike), the mean of the
+        initial distribution: a neuron's total drive for population-coded input stays put,
+        and the populations compete through the pattern of their weights, not their size.
+        """
+        if not self.learn.weight_norm:
+            return float("nan")
+        snn = self.net.snn
+        return 0.5 * (snn.w_init_low + snn.w_init)
 
     def _update_numpy(
         self,
@@ -220,4 +234,8 @@ class RSTDPLearner:
         w = net.w_np
         w += dw
         np.clip(w, net.snn.wmin, net.snn.wmax, out=w)
+        target = self._col_mean()
+        if not np.isnan(target):
+            w += target - w.mean(axis=0, keepdims=True)
+            np.clip(w, net.snn.wmin, net.snn.wmax, out=w)
         return UpdateStats(float(mod.mean()), float(np.abs(dw).mean()), float(v.mean()))

@@ -95,6 +95,7 @@ class _Identity(FeatureMap):
     [
         LearnConfig(),
         LearnConfig(modulation=Modulation.REWARD, reward_clip=0.5, delta_clip=0.3),
+        LearnConfig(weight_norm=True),
     ],
 )
 def test_update_kernel_matches_numpy(learn: LearnConfig) -> None:
@@ -217,3 +218,21 @@ def test_update_rejects_mismatched_batch() -> None:
         lr.update(np.zeros(3), obs, np.zeros(2, dtype=bool))
     with pytest.raises(ValueError, match="bootstrap observations give features"):
         lr.update(np.zeros(2), np.zeros((1, 12)), np.zeros(2, dtype=bool))
+
+
+def test_weight_norm_keeps_each_neuron_mean() -> None:
+    """With ``weight_norm`` every action neuron's mean weight returns to the mean of the
+    initial range, (2 + 4) / 2 = 3 mV, after each update (bounds far away)."""
+    snn = SNNConfig(n_per_action=4, w_init=4.0, w_init_low=2.0, wmin=-50.0, wmax=50.0)
+    net = SpikingActorCritic(12, 2, snn, generator=torch.Generator().manual_seed(3))
+    learner = RSTDPLearner(
+        net, _Identity(), LearnConfig(weight_norm=True, lr_actor=5.0), 2, np.random.default_rng(0)
+    )
+    rng = np.random.default_rng(1)
+    before = net.w_np.copy()
+    for _ in range(20):
+        obs = rng.random((2, 12))
+        learner.act(obs)
+        learner.update(rng.normal(size=2), rng.random((2, 12)), np.zeros(2, dtype=bool))
+    assert np.abs(net.w_np - before).max() > 0.1  # the weights did move
+    np.testing.assert_allclose(net.w_np.mean(axis=0), 3.0, atol=1e-9)
