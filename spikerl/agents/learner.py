@@ -153,6 +153,8 @@ class RSTDPLearner:
                 f"update(): bootstrap observations give features {list(phi_next.shape)}, "
                 f"expected {list(self._phi.shape)} (one observation per environment)"
             )
+        if self.learn.reward_scale != 1.0:
+            rewards = np.asarray(rewards, dtype=np.float64) * self.learn.reward_scale
         kernel = update_kernel()
         if kernel is None:
             stats = self._update_numpy(phi_next, rewards, terminated, lr_fraction, mask)

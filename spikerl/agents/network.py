@@ -125,6 +125,8 @@ class LearnConfig:
         reward_clip: Clip rewards to ``[-reward_clip, reward_clip]`` (0: no clip).
         life_loss_terminal: For learning only, treat a lost life (``info["lives"]``
             drops) as the end of the value chain (no bootstrap); the game goes on.
+        reward_scale: Rewards are multiplied by this before clipping and TD errors (a
+            per-task unit: e.g. Pendulum's -16..0 per step scaled to about -1..0).
         weight_norm: After every update shift each action neuron's weights so that their
             mean stays ``(w_init_low + w_init) / 2`` (homeostasis of the neuron's input:
             stops both populations saturating together, which makes the vote tie).
@@ -140,6 +142,7 @@ class LearnConfig:
     delta_clip: float = 10.0
     reward_clip: float = 0.0
     life_loss_terminal: bool = False
+    reward_scale: float = 1.0
     weight_norm: bool = False
 
 
