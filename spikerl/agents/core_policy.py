@@ -42,6 +42,7 @@ from spikerl.decoders.argmax import PopulationVoteDecoder
 from spikerl.decoders.base import DiscreteDecoder, TieBreak
 from spikerl.decoders.vote import vote
 from spikerl.encoders.base import Encoder
+from spikerl.encoders.population import GaussianPopulationEncoder
 from spikerl.learning.plasticity import Plasticity
 from spikerl.learning.rules import MSTDPET
 
@@ -158,6 +159,8 @@ class NetworkPolicy(BasePolicy):
         self.generator = torch.Generator().manual_seed(seed + 7919)
         self.last_output: WindowOutput | None = None
         self._plans: dict[tuple[int, bool], WindowPlan] = {}
+        self._plan_hooks: dict[tuple[int, bool], Sequence[Plasticity]] = {}
+        self._input_shape = network.population(input).shape
         self.plans_built = 0
 
     def plan(self, batch_size: int, hooks: Sequence[Plasticity] = ()) -> WindowPlan:
@@ -166,6 +169,8 @@ class NetworkPolicy(BasePolicy):
         hooks change."""
         key = (int(batch_size), bool(hooks))
         plan = self._plans.get(key)
+        if plan is not None and self._plan_hooks.get(key) is hooks and plan.valid():
+            return plan  # the same hook sequence object as when it was made
         if (
             plan is None
             or not plan.valid()
@@ -175,12 +180,26 @@ class NetworkPolicy(BasePolicy):
             plan = compile_plan(self.network, int(batch_size), hooks, self.backend)
             self._plans[key] = plan
             self.plans_built += 1
+        self._plan_hooks[key] = hooks
         return plan
 
     def encode(self, obs: np.ndarray, generator: torch.Generator) -> torch.Tensor:
-        """Input spikes ``[T, B, n_in]`` for observations ``[B, *obs]``."""
+        """Input spikes ``[T, B, n_in]`` for observations ``[B, *obs]``.
+
+        A :class:`~spikerl.encoders.GaussianPopulationEncoder` is sampled here from its own
+        ``activation`` with the draws its ``forward`` makes (``torch.rand((T, B, D, n))``
+        from the generator, spike where ``u < p``): the same spikes without the module
+        call and the in-place sign arithmetic (tested against ``encoder(x, generator)``).
+        """
         x = torch.as_tensor(np.asarray(obs), dtype=torch.float32)
-        return self.encoder(x, generator).reshape(self.encoder.time_steps, x.shape[0], -1)
+        enc = self.encoder
+        if type(enc) is GaussianPopulationEncoder:
+            p = enc.activation(x) * (enc.max_rate * enc.dt / 1000.0)
+            u = torch.rand((enc.time_steps, *p.shape), generator=generator, dtype=p.dtype)
+            spikes = torch.lt(u, p).to(p.dtype)
+        else:
+            spikes = enc(x, generator)
+        return spikes.reshape(enc.time_steps, x.shape[0], -1)
 
     def window(
         self,
@@ -207,11 +226,11 @@ class NetworkPolicy(BasePolicy):
     ) -> WindowOutput:
         """One window of ``plan`` (state kept in the plan) on spikes ``[T, B, n_in]``,
         decoded."""
-        shape = self.network.population(self.input).shape
-        x = spikes_in.reshape(spikes_in.shape[0], spikes_in.shape[1], *shape)
-        with torch.no_grad():
-            record = plan.run_window({self.input: x}, learn=learn)
-            return self.decode(record[self.output].reshape(x.shape[0], x.shape[1], -1), generator)
+        T, B = spikes_in.shape[0], spikes_in.shape[1]
+        record = plan.run_window(
+            {self.input: spikes_in.reshape(T, B, *self._input_shape)}, learn=learn
+        )
+        return self.decode(record[self.output].reshape(T, B, -1), generator)
 
     def decode(self, out: torch.Tensor, generator: torch.Generator) -> WindowOutput:
         """Decision from the action population's spikes ``[T, B, n_out]``.

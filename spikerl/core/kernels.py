@@ -224,7 +224,7 @@ if _HAVE_NUMBA:
                 vv = v[j] + (x[j] if active else zero)
                 r = rf[j] - dt
                 r = r if r >= zero else zero
-                fired = (vv >= vth) and active
+                fired = (vv >= vth) & active
                 vs = (vv - softdiff) if soft else vreset
                 v[j] = vs if fired else vv
                 rf[j] = rp if fired else r
@@ -235,7 +235,7 @@ if _HAVE_NUMBA:
                 vv = (vr + (v[j] - vr) * a) + (x[j] if active else zero)
                 r = rf[j] - dt
                 r = r if r >= zero else zero
-                fired = (vv >= vth) and active
+                fired = (vv >= vth) & active
                 vs = (vv - softdiff) if soft else vreset
                 v[j] = vs if fired else vv
                 rf[j] = rp if fired else r
@@ -248,7 +248,7 @@ if _HAVE_NUMBA:
                 vv = (vr + (v[j] - vr) * a) + (ii if active else zero)
                 r = rf[j] - dt
                 r = r if r >= zero else zero
-                fired = (vv >= vth) and active
+                fired = (vv >= vth) & active
                 vs = (vv - softdiff) if soft else vreset
                 v[j] = vs if fired else vv
                 rf[j] = rp if fired else r
@@ -261,7 +261,7 @@ if _HAVE_NUMBA:
                 thr = vth + th[j]
                 r = rf[j] - dt
                 r = r if r >= zero else zero
-                fired = (vv >= thr) and active
+                fired = (vv >= thr) & active
                 vs = (vv - (thr - vreset)) if soft else vreset
                 v[j] = vs if fired else vv
                 rf[j] = rp if fired else r

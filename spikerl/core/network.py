@@ -493,7 +493,10 @@ class Network(nn.Module):
         """One window on the compiled plan from ``state`` (copied in, copied out)."""
         plan.load_state(state)
         window = plan.run_window(inputs, learn=False)
-        record = {n: r.clone() for n, r in window.items()}
+        record = {
+            n: inputs[n].to(r.dtype) if isinstance(self.populations[n], Input) else r.clone()
+            for n, r in window.items()
+        }
         kept = plan.state
         neurons = {
             n: type(st)(*(x.clone() for x in st)) if n in plan._fields else state.neurons[n]

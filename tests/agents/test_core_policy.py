@@ -230,3 +230,23 @@ def test_plan_is_rebuilt_only_when_the_network_or_batch_changes() -> None:
     net.to(torch.float64)  # new weight storage: the plan is stale
     model.learn(20, reset_num_timesteps=False)
     assert policy.plans_built == 4
+
+
+def test_policy_encoding_is_the_encoders_own() -> None:
+    """The policy's sampling of a Gaussian population encoder gives the spikes of
+    ``encoder(x, generator)`` for the same generator state (normalised dimensions too)."""
+    env = gym.make("CartPole-v1")
+    from spikerl.models.rstdp_network import HiddenLayerNetworkConfig, build_hidden_layer_policy
+
+    parts = build_hidden_layer_policy(
+        HiddenLayerNetworkConfig(), env.observation_space, env.action_space, 0
+    )
+    model = RSTDP("SpikingPolicy", env, policy_kwargs=parts, seed=0)
+    policy = model.policy
+    assert isinstance(policy, NetworkPolicy)
+    obs = np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32)
+    policy.encoder.eval()  # frozen running statistics: both calls see the same ones
+    a = policy.encode(obs, torch.Generator().manual_seed(3))
+    b = policy.encoder(torch.as_tensor(obs), torch.Generator().manual_seed(3))
+    assert a.shape == (policy.encoder.time_steps, 5, policy.encoder.output_size)
+    assert torch.equal(a, b.reshape(a.shape)) and 0 < float(a.mean()) < 1

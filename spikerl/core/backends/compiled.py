@@ -143,6 +143,7 @@ if kernels._HAVE_NUMBA:
         offs,
         sizes,
         in_mode,
+        eoff,
         ext,
         unif,
         prob,
@@ -203,9 +204,10 @@ if kernels._HAVE_NUMBA:
                             for j in range(n):
                                 rb[j] = one if ub[j] < pb[j] else zero
                 elif in_mode[p] == 1:
+                    e = eoff[p]
                     for b in range(B):
                         cb = cur[b, o : o + n]
-                        eb = ext[t, b, o : o + n]
+                        eb = ext[t, b, e : e + n]
                         for j in range(n):
                             cb[j] = eb[j]
                     has[p] = True
@@ -221,19 +223,27 @@ if kernels._HAVE_NUMBA:
                 for b in range(B):
                     for j in range(nt):
                         acc[b, to + j] = zero
-                src = prev if t == 0 else rec[t - 1]
-                # source-major: each active row of w is read once for all batch elements;
-                # plain 2-D indexing (no views in the inner loops)
-                for k in range(ns):
-                    for b in range(B):
-                        xv = src[b, so + k]
+                if t == 0:
+                    src = prev[:, so : so + ns]
+                elif kinds[sp] == _KIND_INPUT and in_mode[sp] == 1:
+                    src = ext[t - 1, :, eoff[sp] : eoff[sp] + ns]
+                else:
+                    src = rec[t - 1, :, so : so + ns]
+                # per batch row: scan the source spikes, add the weight row of each event
+                # (views only per row and per event; contiguous 1-D inner loops)
+                for b in range(B):
+                    sb = src[b]
+                    ab = acc[b, to : to + nt]
+                    for k in range(ns):
+                        xv = sb[k]
                         if xv != zero:
+                            wk = w[k]
                             if xv == one:
                                 for j in range(nt):
-                                    acc[b, to + j] += w[k, j]
+                                    ab[j] += wk[j]
                             else:
                                 for j in range(nt):
-                                    acc[b, to + j] += xv * w[k, j]
+                                    ab[j] += xv * wk[j]
                 if has[tp]:
                     for b in range(B):
                         for j in range(nt):
@@ -270,11 +280,17 @@ if kernels._HAVE_NUMBA:
                 zi = zs[i]
                 K = xpi.shape[1]
                 N = xqi.shape[1]
-                src = prev if t == 0 else rec[t - 1]
+                sp = bsrc[i]
+                if t == 0:
+                    src = prev[:, so : so + K]
+                elif kinds[sp] == _KIND_INPUT and in_mode[sp] == 1:
+                    src = ext[t - 1, :, eoff[sp] : eoff[sp] + K]
+                else:
+                    src = rec[t - 1, :, so : so + K]
                 c = coef[i, t]
                 for b in range(B):
                     _eligibility_step(
-                        src[b, so : so + K],
+                        src[b],
                         rec[t, b, to : to + N],
                         xpi[b],
                         xqi[b],
@@ -292,11 +308,14 @@ if kernels._HAVE_NUMBA:
                         bconst[i, _E_TZ],
                     )
         if T > 0:
-            for b in range(B):
-                pb = prev[b]
-                rb = rec[T - 1, b]
-                for j in range(pb.shape[0]):
-                    pb[j] = rb[j]
+            for p in range(P):
+                o = offs[p]
+                n = sizes[p]
+                from_ext = kinds[p] == _KIND_INPUT and in_mode[p] == 1
+                e = eoff[p]
+                for b in range(B):
+                    for j in range(n):
+                        prev[b, o + j] = ext[T - 1, b, e + j] if from_ext else rec[T - 1, b, o + j]
 
 
 def _supported_projection(proj: Any) -> bool:
@@ -433,6 +452,7 @@ class CompiledPlan(WindowPlan):
             n: torch.zeros(B, *network.population(n).shape, dtype=self.dtype) for n in self.traced
         }
         self.in_mode = np.zeros(len(self.pops), dtype=np.int64)
+        self.eoff = np.zeros(len(self.pops), dtype=np.int64)
         self._input_names = [
             n for n, p in zip(self.names, self.pops, strict=True) if isinstance(p, Input)
         ]
@@ -589,20 +609,47 @@ class CompiledPlan(WindowPlan):
         self.load_state(self.network.reset_state(self.state, episode_start))
 
     # -- running --------------------------------------------------------------------------
-    def _inputs(self, inputs: Mapping[str, Tensor | BernoulliInput]) -> int:
-        """Write the inputs into the window buffers; returns ``T``."""
-        T: int | None = None
+    def _inputs(
+        self, inputs: Mapping[str, Tensor | BernoulliInput]
+    ) -> tuple[int, np.ndarray[Any, Any], dict[str, Tensor]]:
+        """Place the inputs for the kernel: ``(T, ext array, input records)``.
+
+        A single ``Input`` population's spike tensor in the plan's dtype is read in place
+        (no copy); otherwise inputs are packed into the plan's ``ext`` buffer, and Bernoulli
+        inputs are sampled by the kernel into the record.
+        """
         self.in_mode[:] = _IN_NONE
+        if len(inputs) == 1:
+            ((name, x),) = inputs.items()
+            i = self.index.get(name)
+            if (
+                i is not None
+                and isinstance(x, Tensor)
+                and isinstance(self.pops[i], Input)
+                and x.dtype == self.dtype
+                and x.device.type == "cpu"
+                and x.is_contiguous()
+            ):
+                self._check_shape(name, i, x)
+                T = int(x.shape[0])
+                self._alloc(T)
+                xd = x.detach()
+                self.in_mode[i] = _IN_VALUES
+                self.eoff[i] = 0
+                return T, xd.view(T, self.batch_size, -1).numpy(), {name: xd}
+        T_: int | None = None
+        own: dict[str, Tensor] = {}
         for name, x in inputs.items():
             i = self.index.get(name)
             if i is None:
                 raise ValueError(f"unknown population {name!r}; available: {self.names}")
             steps = x.steps if isinstance(x, BernoulliInput) else int(x.shape[0])
-            if T is None:
-                T = steps
-                self._alloc(T)
-            elif steps != T:
-                raise ValueError(f"input to {name!r} has {steps} steps, expected {T}")
+            if T_ is None:
+                T_ = steps
+                self._alloc(T_)
+            elif steps != T_:
+                raise ValueError(f"input to {name!r} has {steps} steps, expected {T_}")
+            T = T_
             pop = self.pops[i]
             o, n, B = int(self.offs[i]), int(self.sizes[i]), self.batch_size
             if isinstance(x, BernoulliInput):
@@ -623,23 +670,26 @@ class CompiledPlan(WindowPlan):
                 self.prob[:, o : o + n].copy_(p.reshape(B, n))
                 self.in_mode[i] = _IN_BERNOULLI
                 continue
-            if x.dim() != len(pop.shape) + 2 or tuple(x.shape[1:]) != (B, *pop.shape):
-                raise ValueError(
-                    f"input to population {name!r}: expected shape [T, {B}, "
-                    f"{', '.join(map(str, pop.shape))}], got {list(x.shape)}"
-                )
-            flat = x.detach().reshape(T, B, n)
+            self._check_shape(name, i, x)
+            self.ext[:T, :, o : o + n].copy_(x.detach().reshape(T, B, n))
+            self.eoff[i] = o
+            self.in_mode[i] = _IN_VALUES
             if isinstance(pop, Input):
-                self.rec[:T, :, o : o + n].copy_(flat)
-            else:
-                self.ext[:T, :, o : o + n].copy_(flat)
-                self.in_mode[i] = _IN_VALUES
+                own[name] = self.ext[:T, :, o : o + n].view(T, B, *pop.shape)
         for name in self._input_names:
             if name not in inputs:
                 raise ValueError(f"no input given for Input population {name!r}")
-        if T is None:
+        if T_ is None:
             raise ValueError("a window needs inputs (they fix its length T)")
-        return T
+        return T_, self._np_ext, own
+
+    def _check_shape(self, name: str, i: int, x: Tensor) -> None:
+        pop, B = self.pops[i], self.batch_size
+        if x.dim() != len(pop.shape) + 2 or tuple(x.shape[1:]) != (B, *pop.shape):
+            raise ValueError(
+                f"input to population {name!r}: expected shape [T, {B}, "
+                f"{', '.join(map(str, pop.shape))}], got {list(x.shape)}"
+            )
 
     def run_window(
         self, inputs: Mapping[str, Tensor | BernoulliInput], *, learn: bool = True
@@ -649,7 +699,7 @@ class CompiledPlan(WindowPlan):
                 "the network changed since this plan was compiled (structure, dtype, "
                 "parameters or weight storage); compile a new plan"
             )
-        T = self._inputs(inputs)
+        T, ext, own = self._inputs(inputs)
         prev_spikes = None
         eager: list[Any] = list(self.eager_hooks) if learn else []
         if learn and self.bindings:
@@ -674,7 +724,8 @@ class CompiledPlan(WindowPlan):
             self.offs,
             self.sizes,
             self.in_mode,
-            self._np_ext,
+            self.eoff,
+            ext,
             unif.numpy(),
             prob.numpy(),
             self.weights,
@@ -696,6 +747,7 @@ class CompiledPlan(WindowPlan):
         )
         self.windows += 1
         record = self._record(T)
+        record.update(own)
         for name, params in self.traced.items():
             _, self.traces[name] = self.network._trace_window(
                 record[name], self.traces[name], params
