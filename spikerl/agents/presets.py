@@ -2,45 +2,26 @@
 
 ``agents/rstdp.yaml`` is keyed by environment short name (rl-baselines3-zoo style); the
 ``default`` entry fills what an environment's entry leaves out. Every key is checked
-against the dataclasses below: an unknown or malformed key raises :class:`ConfigError`
-naming it.
+against the dataclasses below by the project's one config system (:mod:`spikerl.config`,
+on pydantic): an unknown or malformed key raises :class:`ConfigError` naming it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import enum
-import types
-import typing
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from spikerl.agents.features import (
-    AutoFeaturesConfig,
-    BreakoutFieldsConfig,
-    GaussianFieldsConfig,
-    OneHotConfig,
-    PixelGridConfig,
-)
-from spikerl.agents.rstdp import FeatureConfig, RSTDPConfig
+from spikerl.agents.rstdp import RSTDPConfig
 from spikerl.agents.sb3.factory import SB3Config
-from spikerl.agents.validation import check_number, check_numbers_in, yaml_number_hint
+from spikerl.config import ConfigError as ConfigError
+from spikerl.config import feature_kinds, merge, to_plain, validate
+from spikerl.config import parse_set as parse_set
 
-
-class ConfigError(ValueError):
-    """A malformed configuration: names the offending key."""
-
-
-FEATURE_KINDS: dict[str, type[Any]] = {
-    "auto": AutoFeaturesConfig,
-    "gaussian": GaussianFieldsConfig,
-    "onehot": OneHotConfig,
-    "pixels": PixelGridConfig,
-    "breakout": BreakoutFieldsConfig,
-}
+FEATURE_KINDS: dict[str, type[Any]] = feature_kinds()
 AGENTS = ("rstdp", "ppo", "a2c", "dqn")
 
 
@@ -102,121 +83,19 @@ def agent_preset_dir() -> Path:
         raise FileNotFoundError("no agents preset folder found") from None
 
 
-def _convert(tp: Any, value: Any, path: str) -> Any:
-    """Convert a YAML value to the annotated type ``tp`` (raises ConfigError)."""
-    origin = typing.get_origin(tp)
-    if tp is FeatureConfig or (
-        origin in (typing.Union, types.UnionType)
-        and any(t in FEATURE_KINDS.values() for t in typing.get_args(tp))
-    ):
-        if is_dataclass(value):
-            return value
-        if not isinstance(value, dict):
-            raise ConfigError(f"{path}: expected a mapping with 'kind', got {value!r}")
-        data = dict(value)
-        kind = data.pop("kind", "auto")
-        if kind not in FEATURE_KINDS:
-            raise ConfigError(f"{path}.kind: unknown {kind!r}; options: {sorted(FEATURE_KINDS)}")
-        return build(FEATURE_KINDS[kind], data, path)
-    if is_dataclass(tp) and isinstance(tp, type):
-        if isinstance(value, tp):
-            return value
-        if not isinstance(value, dict):
-            raise ConfigError(f"{path}: expected a mapping, got {value!r}")
-        return build(tp, value, path)
-    if isinstance(tp, type) and issubclass(tp, enum.Enum):
-        try:
-            return tp(value)
-        except ValueError:
-            opts = [m.value for m in tp]
-            raise ConfigError(f"{path}: {value!r} is not one of {opts}") from None
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{path}: expected true/false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                check_number(path, int(value))
-                return int(value)
-            raise ConfigError(
-                f"{path}: expected an integer, got {value!r}{yaml_number_hint(value)}"
-            )
-        check_number(path, value)
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{path}: expected a number, got {value!r}{yaml_number_hint(value)}")
-        check_number(path, float(value))
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{path}: expected a string, got {value!r}")
-        return value
-    if origin in (typing.Sequence, list, tuple) or str(tp).startswith("collections.abc.Sequence"):
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"{path}: expected a list, got {value!r}")
-        return tuple(_convert(float, v, f"{path}[{i}]") for i, v in enumerate(value))
-    if origin is dict or tp is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{path}: expected a mapping, got {value!r}")
-        check_numbers_in(path, value)
-        return dict(value)
-    if origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(tp):
-        rest = [t for t in typing.get_args(tp) if t is not type(None)]
-        if value is None:
-            return None
-        if len(rest) == 1:
-            return _convert(rest[0], value, path)
-    return value
-
-
 def build(cls: type[Any], data: dict[str, Any], path: str = "") -> Any:
-    """Build dataclass ``cls`` from a mapping, rejecting unknown keys by name."""
-    if not isinstance(data, dict):
-        where = f"{path}: " if path else ""
-        raise ConfigError(f"{where}expected a mapping of keys, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in fields(cls)}
-    for key in data:
-        if key not in names:
-            full = f"{path}.{key}" if path else str(key)
-            raise ConfigError(f"unknown config key {full!r}; valid keys here: {sorted(names)}")
-    kwargs = {k: _convert(hints[k], v, f"{path}.{k}" if path else k) for k, v in data.items()}
-    try:
-        return cls(**kwargs)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{path or cls.__name__}: {exc}") from exc
+    """Build dataclass ``cls`` from a mapping (:func:`spikerl.config.validate`): unknown
+    keys refused by name with a suggestion, types and ranges checked."""
+    return validate(cls, data, path)
 
 
 def to_dict(obj: Any) -> Any:
-    """A dataclass config as plain YAML-able data (feature configs get their ``kind``)."""
-    if is_dataclass(obj) and not isinstance(obj, type):
-        out = {f.name: to_dict(getattr(obj, f.name)) for f in fields(obj)}
-        for kind, cls in FEATURE_KINDS.items():
-            if type(obj) is cls:
-                out = {"kind": kind, **out}
-        return out
-    if isinstance(obj, enum.Enum):
-        return obj.value
-    if isinstance(obj, tuple | list):
-        return [to_dict(v) for v in obj]
-    if isinstance(obj, dict):
-        return {k: to_dict(v) for k, v in obj.items()}
-    return obj
+    """A dataclass config as plain YAML-able data (:func:`spikerl.config.to_plain`;
+    feature configs get their ``kind``)."""
+    return to_plain(obj)
 
 
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict) and k != "features":
-            out[k] = _merge(out[k], v)
-        elif k == "features" and isinstance(v, dict) and isinstance(out.get(k), dict):
-            same = v.get("kind", out[k].get("kind")) == out[k].get("kind")
-            out[k] = _merge(out[k], v) if same else dict(v)
-        else:
-            out[k] = v
-    return out
+_merge = merge  # the one merge rule (a mapping with another ``kind`` replaces, else merges)
 
 
 def read_agent_presets(agent: str) -> dict[str, Any]:
@@ -245,33 +124,6 @@ def load_agent_preset(agent: str, env: str) -> RSTDPConfig:
     """The agent settings of ``agent`` for ``env`` (``default`` when env has no entry)."""
     cfg: TrainConfig = build(TrainConfig, preset_dict(agent, env))
     return cfg.rstdp
-
-
-def parse_set(items: list[str]) -> dict[str, Any]:
-    """``["rstdp.learn.lr_actor=0.3", ...]`` -> nested mapping (values parsed as YAML)."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r}: expected key=value")
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.constructor.ConstructorError:
-            raise ConfigError(
-                f"--set {key}: refused value {raw!r} (YAML tags that build Python objects are "
-                f"never read)"
-            ) from None
-        except yaml.YAMLError as exc:
-            first = " ".join(str(exc).split())[:200]
-            raise ConfigError(f"--set {key}: malformed value {raw!r} ({first})") from None
-        node = out
-        parts = key.strip().split(".")
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"--set {key}: {p} is not a mapping")
-        node[parts[-1]] = value
-    return out
 
 
 def resolve(

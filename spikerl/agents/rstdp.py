@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -46,6 +46,7 @@ from spikerl.agents.network import (
     StepOutput,
 )
 from spikerl.agents.panels import log_episodes, record_distributions
+from spikerl.config import to_plain
 from spikerl.models.rstdp_network import HiddenLayerNetworkConfig, build_hidden_layer_policy
 
 SelfRSTDP = TypeVar("SelfRSTDP", bound="RSTDP")
@@ -199,19 +200,6 @@ class RSTDPConfig:
     network: HiddenLayerNetworkConfig | None = None
 
 
-def _plain(obj: Any) -> Any:
-    """Dataclasses/enums -> JSON-able values (for the readable copy in the zip)."""
-    if is_dataclass(obj) and not isinstance(obj, type):
-        return {k: _plain(v) for k, v in asdict(obj).items()}
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_plain(v) for v in obj]
-    if hasattr(obj, "value") and type(obj).__module__.startswith("spikerl"):
-        return obj.value
-    return obj
-
-
 class RSTDP(BaseAlgorithm):
     """Spiking actor-critic learned by reward-modulated STDP (MSTDPET with a TD error).
 
@@ -279,7 +267,7 @@ class RSTDP(BaseAlgorithm):
             supported_action_spaces=(spaces.Discrete,),
         )
         self.config = cfg
-        self.config_dict = _plain(cfg)
+        self.config_dict = to_plain(cfg)
         self._lives: np.ndarray | None = None
         self.env_name: str | None = None
         self.env_overrides: dict[str, Any] = {}
@@ -328,7 +316,7 @@ class RSTDP(BaseAlgorithm):
             self.config = RSTDPConfig(
                 snn, self.config.learn, features, self.config.log_every, self.config.network
             )
-            self.config_dict = _plain(self.config)
+            self.config_dict = to_plain(self.config)
             policy = self.policy_class(
                 self.observation_space, self.action_space, snn=snn, features=features, seed=seed
             )

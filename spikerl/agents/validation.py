@@ -1,8 +1,8 @@
 """Value checks for run and agent configs: allowed ranges, finite numbers, safe YAML.
 
 Every numeric option of ``spikerl train`` and of the agent presets is checked when the
-config is built (:func:`spikerl.agents.presets.build`); a bad value gets a
-:class:`~spikerl.agents.presets.ConfigError` that names the key, the value and the allowed
+config is built (:func:`spikerl.config.validate`); a bad value gets a
+:class:`~spikerl.config.ConfigError` that names the key, the value and the allowed
 range. Floats must always be finite (``.nan``/``.inf`` are refused).
 """
 
@@ -70,6 +70,7 @@ RANGES: dict[str, Range] = {
     "lr_critic": _NON_NEG,
     "delta_clip": _NON_NEG,
     "reward_clip": _NON_NEG,
+    "reward_scale": _POSITIVE,
     "n_centres": _AT_LEAST_1,
     "width": _POSITIVE,
     "pair_centres": _NON_NEG,
@@ -111,7 +112,7 @@ def check_number(path: str, value: int | float) -> None:
         path: Dotted key (``rstdp.learn.gamma``); its last part selects the range.
         value: The converted number.
     """
-    from spikerl.agents.presets import ConfigError
+    from spikerl.config import ConfigError
 
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{path}: {value!r} is not a finite number")
@@ -129,7 +130,7 @@ def read_yaml_mapping(path: Path, what: str = "config") -> dict[str, Any]:
     """
     import yaml
 
-    from spikerl.agents.presets import ConfigError
+    from spikerl.config import ConfigError
 
     try:
         text = path.read_text()
@@ -184,5 +185,7 @@ def check_config(obj: Any, path: str = "") -> None:
     elif isinstance(obj, list | tuple):
         for i, v in enumerate(obj):
             check_config(v, f"{path}[{i}]")
+    elif isinstance(obj, dict):
+        check_numbers_in(path, obj)
     elif isinstance(obj, int | float) and not isinstance(obj, bool):
         check_number(path, obj)

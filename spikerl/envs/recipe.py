@@ -1,9 +1,9 @@
-"""Typed environment recipes, loaded from the YAML files in ``envs/``."""
+"""Typed environment recipes, loaded from the YAML files in ``envs/`` through the project's
+one config system (:mod:`spikerl.config`)."""
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -152,32 +152,21 @@ class EnvRecipe:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EnvRecipe:
-        """Build from the YAML mapping; unknown keys raise ``ValueError``."""
+        """Build from the YAML mapping (:func:`spikerl.config.validate`: unknown keys,
+        types and ranges checked, each error naming its key)."""
+        from spikerl.config import to_plain, validate
+
         if not isinstance(data, dict):
             raise ValueError(f"an env recipe must be a mapping, got {type(data).__name__}")
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown recipe key(s) {unknown}; valid keys: {sorted(names)}")
         missing = [k for k in ("name", "id", "encoder", "decoder") if k not in data]
         if missing:
             raise ValueError(f"env recipe is missing required key(s) {missing}")
         d = dict(data)
-        d["encoder"] = EncoderSpec.from_dict(d["encoder"])
-        d["decoder"] = DecoderSpec.from_dict(d["decoder"])
-        if d.get("atari") is not None:
-            a = d["atari"]
-            if not isinstance(a, dict):
-                raise ValueError(f"atari must be a mapping, got {a!r}")
-            valid = {f.name for f in dataclasses.fields(AtariSettings)}
-            bad = sorted(set(a) - valid)
-            if bad:
-                raise ValueError(f"unknown atari key(s) {bad}; valid keys: {sorted(valid)}")
-            d["atari"] = AtariSettings(**a)
-        if not isinstance(d.get("time_steps", 1), int) or d.get("time_steps", 1) < 1:
-            raise ValueError(f"time_steps must be an int >= 1, got {d['time_steps']!r}")
+        d["encoder"] = to_plain(EncoderSpec.from_dict(d["encoder"]))  # kind checked by name
+        d["decoder"] = to_plain(DecoderSpec.from_dict(d["decoder"]))
         d["make_kwargs"] = dict(d.get("make_kwargs") or {})
-        return cls(**d)
+        recipe: EnvRecipe = validate(cls, d, noun="recipe")
+        return recipe
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> EnvRecipe:
@@ -190,19 +179,14 @@ class EnvRecipe:
             raise ValueError(f"{path}: {err}") from err
 
     def to_dict(self) -> dict[str, Any]:
-        """The YAML form (round-trips through :meth:`from_dict`)."""
-        return {
-            "name": self.name,
-            "id": self.id,
-            "description": self.description,
-            "time_steps": self.time_steps,
-            "dt": self.dt,
-            "max_episode_steps": self.max_episode_steps,
-            "make_kwargs": copy.deepcopy(self.make_kwargs),
-            "atari": None if self.atari is None else dataclasses.asdict(self.atari),
-            "encoder": self.encoder.to_dict(),
-            "decoder": self.decoder.to_dict(),
-        }
+        """The YAML form (round-trips through :meth:`from_dict`): :func:`spikerl.config.to_plain`
+        with the encoder and decoder as ``{"kind": ..., **params}``."""
+        from spikerl.config import to_plain
+
+        data: dict[str, Any] = to_plain(self)
+        data["encoder"] = self.encoder.to_dict()
+        data["decoder"] = self.decoder.to_dict()
+        return data
 
     def with_overrides(self, **overrides: Any) -> EnvRecipe:
         """A copy with fields replaced.

@@ -48,13 +48,14 @@ import json
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from spikerl.config import to_plain
 from spikerl.core.io import atomic_torch_save, atomic_write_bytes
 
 MODES = ("unsupervised", "supervised", "surrogate")
@@ -154,6 +155,13 @@ def _parser() -> argparse.ArgumentParser:
         help="with --track: test images per monitor point (default 1000)",
     )
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda (surrogate mode only)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set a setting by its name, e.g. theta_plus=0.2 (repeatable; after the flags)",
+    )
     return p
 
 
@@ -162,7 +170,7 @@ def parse_args(argv: list[str] | None = None) -> MnistSettings:
     p = _parser()
     a = p.parse_args(argv)
     sur = a.mode == "surrogate"
-    s = MnistSettings(
+    data: dict[str, Any] = dict(
         mode=a.mode,
         neurons=a.neurons if a.neurons is not None else (800 if sur else 100),
         epochs=a.epochs if a.epochs is not None else (10 if sur else 1),
@@ -182,6 +190,15 @@ def parse_args(argv: list[str] | None = None) -> MnistSettings:
         track_images=a.track_images,
         device=a.device,
     )
+    from spikerl.config import ConfigError, merge, parse_set, validate
+
+    try:
+        data = merge(data, parse_set(list(a.set)))
+        s: MnistSettings = validate(MnistSettings, data, noun="mnist setting")
+    except ConfigError as exc:
+        p.error(str(exc))
+    if s.mode not in MODES:
+        p.error(f"mode: {s.mode!r} is not one of {list(MODES)}")
     try:
         check_device(s.device, s.mode)
     except ValueError as exc:
@@ -245,7 +262,7 @@ class Tracker:
         self.run = wandb.init(
             project="spikerl",
             name=f"mnist_{s.mode}_{s.neurons}_{s.seed}",
-            config=asdict(s),
+            config=to_plain(s),
             dir=s.out,
             mode=mode,  # type: ignore[arg-type]
             settings=wandb.Settings(console="off", silent=True),
@@ -406,7 +423,7 @@ def _run_stdp(
             stats = model.fit(x_tr[order], spike_gen, s.progress, on_batch=on_batch, desc=desc)
         seen += n_train
         history.append({"epoch": epoch + 1, "seconds": round(stats["seconds"], 1)})
-        atomic_torch_save({**model.checkpoint(), "settings": asdict(s), "epoch": epoch + 1}, ckpt)
+        atomic_torch_save({**model.checkpoint(), "settings": to_plain(s), "epoch": epoch + 1}, ckpt)
         print(json.dumps(history[-1]), file=sys.stderr)
     train_time = time.perf_counter() - start
     t0 = time.perf_counter()
@@ -475,7 +492,7 @@ def _run_surrogate(
             values["train/accuracy"] = stats["accuracy"]
             tracker.point((epoch + 1) * int(y_tr.shape[0]), values)
         state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        atomic_torch_save({"state_dict": state, "settings": asdict(s), "epoch": epoch + 1}, ckpt)
+        atomic_torch_save({"state_dict": state, "settings": to_plain(s), "epoch": epoch + 1}, ckpt)
         print(json.dumps(history[-1]), file=sys.stderr)
     train_time = time.perf_counter() - start
     t0 = time.perf_counter()
@@ -532,7 +549,7 @@ def run(s: MnistSettings) -> dict[str, Any]:
         "n_test": int(data[3].shape[0]),
         **body,
         "wall_time_s": round(time.perf_counter() - start, 1),
-        "settings": asdict(s),
+        "settings": to_plain(s),
         "torch": str(torch.__version__),
     }
     out = Path(s.out)
