@@ -483,7 +483,8 @@ class RSTDP(BaseAlgorithm):
             n_upd += 1
             third_factor.append(stats.modulation)
             self._update_info_buffer(infos, dones)
-            log_episodes(self.logger, infos, dones, self.num_timesteps)
+            if dones.any():  # per-episode panels (dashboards)
+                log_episodes(self.logger, infos, dones, self.num_timesteps)
             self._last_obs = new_obs  # type: ignore[assignment]
             self._last_episode_starts = dones
             self._n_updates += 1
