@@ -36,6 +36,7 @@ from gymnasium import spaces
 from stable_baselines3.common.policies import BasePolicy
 
 from spikerl.agents.network import LearnConfig, Modulation
+from spikerl.core import kernels
 from spikerl.core.backends import BACKEND_NAMES, WindowPlan, compile_plan
 from spikerl.core.network import Network, NetworkState
 from spikerl.decoders.argmax import PopulationVoteDecoder
@@ -242,13 +243,12 @@ class NetworkPolicy(BasePolicy):
         """
         dec = self.decoder
         if type(dec) is PopulationVoteDecoder and dec.tie_break is TieBreak.RANDOM:
-            o = out.numpy()
-            B = o.shape[1]
-            c = o.sum(axis=0, dtype=np.float64).reshape(B, dec.n_actions, -1).sum(axis=2)
-            u = torch.rand(B, generator=generator).numpy()
-            d = vote(c, u)
-            rate = o.mean(axis=(0, 2), dtype=np.float64).astype(np.float32)
-            return WindowOutput(d.actions.astype(np.int64), c, rate, d.tied, d.margin)
+            fast = kernels.group_counts(out, dec.n_actions)
+            if fast is not None:
+                c, rate = fast
+                u = torch.rand(out.shape[1], generator=generator).numpy()
+                d = vote(c, u)
+                return WindowOutput(d.actions, c, rate.astype(np.float32), d.tied, d.margin)
         counts = dec.action_counts(out)
         actions = dec.select(counts, generator)
         c = counts.numpy().astype(np.float64)
@@ -439,14 +439,16 @@ class NetworkLearner:
             x = x.clone()
             x[:, torch.as_tensor(self._stale)] = fresh
         self._x_next = None
-        return self.run_window(x.numpy(), deterministic=False, learn=learn).actions
+        return self._window(x, learn).actions
 
     def run_window(
         self, spikes_in: np.ndarray, *, deterministic: bool, learn: bool
     ) -> WindowOutput:
         """Run the network on input spikes ``[T, B, n_in]``; when learning, the plasticity
         bindings accumulate eligibility and the critic trace decays and adds the rates."""
-        x = torch.as_tensor(spikes_in)
+        return self._window(torch.as_tensor(spikes_in), learn)
+
+    def _window(self, x: torch.Tensor, learn: bool) -> WindowOutput:
         plan = self.plan
         if not self._started:
             plan.load_state(None)

@@ -420,6 +420,43 @@ if _HAVE_NUMBA:
         return total / max(K * N, 1)
 
 
+if _HAVE_NUMBA:
+
+    @_jit
+    def _group_counts_kernel(s, groups, counts, rate):  # type: ignore[no-untyped-def]
+        """``counts[b, a] = sum_t sum_{i in group a} s[t, b, i]``; ``rate[b]`` the mean."""
+        T = s.shape[0]
+        B = s.shape[1]
+        n = s.shape[2]
+        k = n // groups
+        for b in range(B):
+            total = 0.0
+            for a in range(groups):
+                c = 0.0
+                for t in range(T):
+                    row = s[t, b]
+                    for i in range(a * k, (a + 1) * k):
+                        c += row[i]
+                counts[b, a] = c
+                total += c
+            rate[b] = total / max(T * n, 1)
+
+
+def group_counts(
+    spikes: Tensor, groups: int
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]] | None:
+    """Spike counts of ``groups`` equal consecutive groups of neurons over a window and the
+    mean firing probability per step, from ``spikes [T, B, n]`` (0/1; float64 results):
+    ``(counts [B, groups], rate [B])``; ``None`` when the kernel does not apply."""
+    if not usable(spikes) or spikes.dim() != 3 or spikes.shape[2] % groups:
+        return None
+    B = spikes.shape[1]
+    counts = np.empty((B, groups), dtype=np.float64)
+    rate = np.empty(B, dtype=np.float64)
+    _group_counts_kernel(_np(spikes), groups, counts, rate)
+    return counts, rate
+
+
 def credit_apply(
     z: Tensor,
     m: Tensor,
