@@ -32,8 +32,9 @@ class EpisodeRecord:
             ``frame_every``-th env step (empty when not rendered).
         spikes: Action-neuron spikes ``[steps * T, N]`` (0/1) of every simulation step, or
             ``None`` for a policy that does not expose them.
-        potentials: Membrane potential relative to rest (mV) of each action neuron at the
-            end of each env step's window ``[steps, N]``, or ``None``.
+        potentials: Membrane potential (mV) of each action neuron at the end of each env
+            step's window ``[steps, N]``, or ``None`` (built-in actor: relative to rest;
+            a parts policy: its neuron model's ``v``, see ``potential_label``).
         dt: Simulation step (ms).
         window: Simulation steps per env step (``T``).
         rewards: Reward of each env step.
@@ -47,6 +48,7 @@ class EpisodeRecord:
     window: int = 1
     rewards: list[float] = field(default_factory=list)
     actions: list[int] = field(default_factory=list)
+    potential_label: str = "v - v_rest (mV), window end"
 
     @property
     def episode_return(self) -> float:
@@ -66,6 +68,32 @@ def render_frame(env: Any) -> NDArray[np.uint8]:
     return np.asarray(_frame(env), dtype=np.uint8)
 
 
+class _DecodeCapture:
+    """Keeps the action population's spikes ``[T, B, n]`` that a parts policy
+    (:class:`~spikerl.agents.core_policy.NetworkPolicy`) hands its decoder, by wrapping the
+    instance's ``decode`` for the duration of a recording."""
+
+    def __init__(self, policy: Any) -> None:
+        self.policy = policy
+        self.last: Any = None
+        self._orig = policy.decode
+
+    def __enter__(self) -> _DecodeCapture:
+        def decode(out: Any, generator: Any) -> Any:
+            self.last = out
+            return self._orig(out, generator)
+
+        self.policy.decode = decode
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        del self.policy.decode  # the class's method again
+
+
+def _parts_policy(policy: Any) -> bool:
+    return all(hasattr(policy, a) for a in ("decode", "output", "network", "window"))
+
+
 def record_episode(
     model: Any,
     env: Any,
@@ -79,8 +107,9 @@ def record_episode(
 
     The policy's state is carried between steps as in training (``predict`` with
     ``state`` and ``episode_start``). For the built-in spiking policy
-    (:class:`~spikerl.agents.rstdp.SpikingPolicy`) the action spikes of each window and
-    the end-of-window membrane potentials are kept; other policies give frames only.
+    (:class:`~spikerl.agents.rstdp.SpikingPolicy`) and for a parts policy (a core
+    ``Network``) the action spikes of each window and the end-of-window membrane
+    potentials are kept; other policies (SB3's) give frames only.
 
     Args:
         model: Any model with SB3's ``predict`` (``RSTDP``, ``PPO``, ...).
@@ -93,12 +122,37 @@ def record_episode(
     Returns:
         The :class:`EpisodeRecord`.
     """
-    policy = getattr(model, "policy", None)
+    import contextlib
+
+    policy: Any = getattr(model, "policy", None)
     snn = getattr(getattr(policy, "net", None), "snn", None)
     rec = EpisodeRecord()
     if snn is not None:
         rec.dt = float(snn.dt)
         rec.window = int(snn.sim_steps)
+    parts = policy is not None and _parts_policy(policy)
+    capture = _DecodeCapture(policy) if parts else None
+    if parts:
+        rec.dt = float(policy.network.dt)
+        rec.potential_label = f"{policy.output}: v (mV), window end"
+    with capture if capture is not None else contextlib.nullcontext():
+        _play(model, policy, snn, capture, env, seed, rec, max_steps, render, frame_every)
+    return rec
+
+
+def _play(
+    model: Any,
+    policy: Any,
+    snn: Any,
+    capture: _DecodeCapture | None,
+    env: Any,
+    seed: int,
+    rec: EpisodeRecord,
+    max_steps: int,
+    render: bool,
+    frame_every: int,
+) -> None:
+    """The episode loop of :func:`record_episode` (fills ``rec``)."""
     spikes: list[NDArray[np.float64]] = []
     potentials: list[NDArray[np.float64]] = []
     obs, _ = env.reset(seed=seed)
@@ -114,6 +168,14 @@ def record_episode(
         if snn is not None and out_spikes is not None and isinstance(state, tuple):
             spikes.append(np.asarray(out_spikes, dtype=np.float64)[:, 0])  # [T, N]
             potentials.append(np.asarray(state[0], dtype=np.float64)[0])  # [N]
+        elif capture is not None and capture.last is not None:
+            s = capture.last.detach().cpu().numpy().astype(np.float64)
+            spikes.append(s.reshape(s.shape[0], s.shape[1], -1)[:, 0])  # [T, N]
+            rec.window = int(s.shape[0])
+            neuron = getattr(state, "neurons", {}).get(policy.output)
+            v = getattr(neuron, "v", None)
+            if v is not None:
+                potentials.append(v.detach().cpu().numpy().astype(np.float64)[0].reshape(-1))
         a = int(np.asarray(action).reshape(-1)[0])
         obs, reward, term, trunc, _ = env.step(a)
         rec.actions.append(a)
@@ -124,8 +186,7 @@ def record_episode(
             break
     if spikes:
         rec.spikes = np.concatenate(spikes, axis=0)
-        rec.potentials = np.stack(potentials)
-    return rec
+        rec.potentials = np.stack(potentials) if len(potentials) == len(spikes) else None
 
 
 def episode_figure(rec: EpisodeRecord, *, max_steps: int = 200, title: str = "") -> Figure:
@@ -140,13 +201,17 @@ def episode_figure(rec: EpisodeRecord, *, max_steps: int = 200, title: str = "")
     """
     from spikerl.plotting.spikes import spike_raster
 
-    if rec.spikes is None or rec.potentials is None:
+    if rec.spikes is None:
         raise ValueError("episode_figure: the record has no spikes (policy without a raster)")
-    steps = min(max_steps, rec.potentials.shape[0])
+    steps = min(max_steps, rec.spikes.shape[0] // max(rec.window, 1))
     fig = Figure(figsize=(8, 5.5))
     ax_r, ax_v = fig.subplots(2, 1, sharex=True)
     s = rec.spikes[: steps * rec.window]
     spike_raster(s, dt=rec.dt, ax=ax_r, title="action neurons: spikes")
+    if rec.potentials is None:
+        ax_v.set_axis_off()
+        fig.tight_layout()
+        return fig
     v = rec.potentials[:steps]
     n = v.shape[1]
     shown = list(range(0, n, max(1, n // 6)))[:6]
@@ -154,7 +219,7 @@ def episode_figure(rec: EpisodeRecord, *, max_steps: int = 200, title: str = "")
     for i in shown:
         ax_v.plot(t_end, v[:, i], lw=1.0, label=f"neuron {i}")
     ax_v.set_xlabel("time (ms)")
-    ax_v.set_ylabel("v - v_rest (mV), window end")
+    ax_v.set_ylabel(rec.potential_label)
     ax_v.legend(fontsize="x-small", loc="best")
     fig.suptitle(title or f"greedy episode: return {rec.episode_return:g}, {rec.length} steps")
     fig.tight_layout()

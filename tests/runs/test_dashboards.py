@@ -187,3 +187,52 @@ def test_mnist_track_logs_a_curve_during_training(
     for spikes, rate in zip(history["firing/spikes_per_image"], history["firing/rate_hz"]):
         assert rate == pytest.approx(spikes / (10 * 0.1), rel=1e-3)
     assert "test_accuracy" in history  # and the final record
+
+
+def _parts_model() -> RSTDP:
+    import gymnasium as gym
+    import torch
+
+    from spikerl.core import LIF, DenseProjection, Input, LateralProjection, Network, Uniform
+    from spikerl.decoders import PopulationVoteDecoder
+    from spikerl.encoders import GaussianPopulationEncoder
+
+    g = torch.Generator().manual_seed(0)
+    enc = GaussianPopulationEncoder(
+        [-2.4, -3, -0.21, -3.5], [2.4, 3, 0.21, 3.5], neurons_per_dim=8, time_steps=8
+    )
+    net = Network(dt=1.0)
+    net.add_population("input", Input(enc.output_size))
+    net.add_population("action", LIF(16))
+    net.connect("input", "action", DenseProjection(enc.output_size, 16, Uniform(0, 4), generator=g))
+    net.connect("action", "action", LateralProjection.inhibition(16, strength=2.0))
+    parts = dict(
+        network=net, encoder=enc, decoder=PopulationVoteDecoder(2, 8), plastic=["input->action"]
+    )
+    return RSTDP("SpikingPolicy", gym.make("CartPole-v1"), policy_kwargs=parts, seed=0)
+
+
+@pytest.mark.parametrize("kind", ["built-in", "parts"])
+def test_recorded_spikes_are_the_ones_that_decided(kind: str) -> None:
+    """The raster of an evaluation episode is the spikes the vote read: wherever one
+    population fired more than the other in a window, that population's action was taken."""
+    import gymnasium as gym
+
+    from spikerl.plotting.episode import episode_figure, record_episode
+
+    if kind == "parts":
+        model, window, per = _parts_model(), 8, 8
+    else:
+        model = RSTDP("SpikingPolicy", "CartPole-v1", load_agent_preset("rstdp", "CartPole"))
+        window, per = model.policy.net.snn.sim_steps, model.policy.net.snn.n_per_action
+    model.learn(100)
+    rec = record_episode(model, gym.make("CartPole-v1", render_mode="rgb_array"), 3, render=False)
+    assert rec.spikes is not None and rec.potentials is not None
+    assert rec.window == window and rec.spikes.shape == (rec.length * window, 2 * per)
+    assert rec.potentials.shape == (rec.length, 2 * per)
+    counts = rec.spikes.reshape(rec.length, window, 2, per).sum(axis=(1, 3))
+    decided = counts[:, 0] != counts[:, 1]
+    assert decided.any()
+    np.testing.assert_array_equal(np.asarray(rec.actions)[decided], counts[decided].argmax(axis=1))
+    assert "decode" not in vars(model.policy)  # the capture is undone
+    episode_figure(rec)
