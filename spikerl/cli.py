@@ -58,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
         help="override a config key, e.g. rstdp.learn.lr_actor=0.3 (repeatable)",
     )
     t.add_argument("--track", action="store_true", help="log to wandb (offline without a key)")
+    t.add_argument(
+        "--tensorboard", action="store_true", help="TensorBoard event files in <run>/tensorboard"
+    )
     t.add_argument("--resume", type=pathlib.Path, metavar="RUN_DIR", help="continue a run")
     t.add_argument("--runs-dir", type=pathlib.Path, default=pathlib.Path("runs"))
     t.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -222,6 +225,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
             out[key] = value
     if args.track:
         out["track"] = True
+    if getattr(args, "tensorboard", False):
+        out["tensorboard"] = True
     return out
 
 

@@ -87,6 +87,21 @@ def test_rstdp_tensorboard_log_has_the_panels(tmp_path: Path) -> None:
     assert frames.ndim == 4 and frames.shape[-1] == 3 and frames.shape[0] >= 2
 
 
+def test_train_tensorboard_flag_writes_the_panels(tmp_path: Path) -> None:
+    """``spikerl train --tensorboard``: the event file in ``<run>/tensorboard`` has them."""
+    args = ["train", "--runs-dir", str(tmp_path / "runs"), "--env", "CartPole"]
+    args += ["--timesteps", "300", "--tensorboard", "--quiet"]
+    for kv in ("eval_freq=150", "eval_episodes=1", "final_eval_episodes=1", "rstdp.log_every=50"):
+        args += ["--set", kv]
+    assert main(args) == 0
+    (run,) = (tmp_path / "runs").iterdir()
+    tags = _events(run / "tensorboard").Tags()
+    assert SCALARS <= set(tags["scalars"]), SCALARS - set(tags["scalars"])
+    assert HISTOGRAMS <= set(tags["histograms"])
+    assert "eval/episode_spikes" in tags["images"]
+    assert not (run / "wandb").exists() and not (run / "videos").exists()
+
+
 def test_ppo_spiking_policy_tensorboard_log(tmp_path: Path) -> None:
     """SB3's own tensorboard_log with a spikerl policy writes SB3's panels."""
     import spikerl.agents.sb3  # noqa: F401  (registers "SpikingMlpPolicy")
