@@ -492,9 +492,9 @@ class Network(nn.Module):
     ) -> tuple[RunResult, NetworkState]:
         """One window on the compiled plan from ``state`` (copied in, copied out)."""
         plan.load_state(state)
-        window = plan.run_window(inputs, learn=False)
+        window = plan.run_window(inputs, learn=False, fresh=True)
         record = {
-            n: inputs[n].to(r.dtype) if isinstance(self.populations[n], Input) else r.clone()
+            n: inputs[n].to(r.dtype) if isinstance(self.populations[n], Input) else r
             for n, r in window.items()
         }
         kept = plan.state

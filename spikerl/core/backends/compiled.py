@@ -144,6 +144,7 @@ if kernels._HAVE_NUMBA:
         sizes,
         in_mode,
         eoff,
+        roffs,
         ext,
         unif,
         prob,
@@ -170,9 +171,10 @@ if kernels._HAVE_NUMBA:
         """Run ``T`` steps; every array is a plan buffer updated in place.
 
         Populations ``p`` own units ``offs[p]:offs[p]+sizes[p]`` of the ``[B, U]`` state
-        arrays and of the record ``rec [T, B, U]`` (spikes of every population, inputs
-        included). ``prev [B, U]`` holds the spikes of the step before the window and ends
-        as those of its last step.
+        arrays; the spikes of the other populations go to ``rec [T, B, R]`` at ``roffs[p]``;
+        ``Input`` populations' spikes are read from (or, sampled, written to) ``ext`` at
+        ``eoff[p]``, as are external currents. ``prev [B, U]`` holds the spikes of the step
+        before the window and ends as those of its last step.
         """
         B = prev.shape[0]
         P = kinds.shape[0]
@@ -197,8 +199,9 @@ if kernels._HAVE_NUMBA:
                 has[p] = False
                 if kinds[p] == _KIND_INPUT:
                     if in_mode[p] == 2:
+                        e = eoff[p]
                         for b in range(B):
-                            rb = rec[t, b, o : o + n]
+                            rb = ext[t, b, e : e + n]
                             ub = unif[t, b, o : o + n]
                             pb = prob[b, o : o + n]
                             for j in range(n):
@@ -225,10 +228,10 @@ if kernels._HAVE_NUMBA:
                         acc[b, to + j] = zero
                 if t == 0:
                     src = prev[:, so : so + ns]
-                elif kinds[sp] == _KIND_INPUT and in_mode[sp] == 1:
+                elif kinds[sp] == _KIND_INPUT:
                     src = ext[t - 1, :, eoff[sp] : eoff[sp] + ns]
                 else:
-                    src = rec[t - 1, :, so : so + ns]
+                    src = rec[t - 1, :, roffs[sp] : roffs[sp] + ns]
                 # per batch row: scan the source spikes, add the weight row of each event
                 # (views only per row and per event; contiguous 1-D inner loops)
                 for b in range(B):
@@ -268,13 +271,13 @@ if kernels._HAVE_NUMBA:
                         rf[b, o : o + n],
                         th[b, o : o + n],
                         syn[b, o : o + n],
-                        rec[t, b, o : o + n],
+                        rec[t, b, roffs[p] : roffs[p] + n],
                     )
             for i in range(NB):
                 if not bactive[i]:
                     continue
                 so = offs[bsrc[i]]
-                to = offs[btgt[i]]
+                to = roffs[btgt[i]]
                 xpi = xpres[i]
                 xqi = xposts[i]
                 zi = zs[i]
@@ -283,10 +286,10 @@ if kernels._HAVE_NUMBA:
                 sp = bsrc[i]
                 if t == 0:
                     src = prev[:, so : so + K]
-                elif kinds[sp] == _KIND_INPUT and in_mode[sp] == 1:
+                elif kinds[sp] == _KIND_INPUT:
                     src = ext[t - 1, :, eoff[sp] : eoff[sp] + K]
                 else:
-                    src = rec[t - 1, :, so : so + K]
+                    src = rec[t - 1, :, roffs[sp] : roffs[sp] + K]
                 c = coef[i, t]
                 for b in range(B):
                     _eligibility_step(
@@ -311,11 +314,16 @@ if kernels._HAVE_NUMBA:
             for p in range(P):
                 o = offs[p]
                 n = sizes[p]
-                from_ext = kinds[p] == _KIND_INPUT and in_mode[p] == 1
-                e = eoff[p]
-                for b in range(B):
-                    for j in range(n):
-                        prev[b, o + j] = ext[T - 1, b, e + j] if from_ext else rec[T - 1, b, o + j]
+                if kinds[p] == _KIND_INPUT:
+                    e = eoff[p]
+                    for b in range(B):
+                        for j in range(n):
+                            prev[b, o + j] = ext[T - 1, b, e + j]
+                else:
+                    r = roffs[p]
+                    for b in range(B):
+                        for j in range(n):
+                            prev[b, o + j] = rec[T - 1, b, r + j]
 
 
 def _supported_projection(proj: Any) -> bool:
@@ -431,6 +439,11 @@ class CompiledPlan(WindowPlan):
         self.sizes = np.array([p.n for p in self.pops], dtype=np.int64)
         self.offs = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.int64)
         U = self.U = int(self.sizes.sum())
+        is_input = [isinstance(p, Input) for p in self.pops]
+        widths = [0 if inp else int(n) for inp, n in zip(is_input, self.sizes, strict=True)]
+        self.R = max(int(sum(widths)), 1)
+        self.roffs = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.int64)
+        self.roffs[np.array(is_input, dtype=bool)] = -1
         zeros = torch.zeros(B, U, dtype=self.dtype)
         self.v, self.rf, self.th, self.syn = (zeros.clone() for _ in range(4))
         self.prev = zeros.clone()
@@ -513,7 +526,7 @@ class CompiledPlan(WindowPlan):
             return
         cap = max(steps, 2 * self._capacity)
         B, U = self.batch_size, self.U
-        self.rec = torch.zeros(cap, B, U, dtype=self.dtype)
+        self.rec = torch.zeros(cap, B, self.R, dtype=self.dtype)
         self.ext = torch.zeros(cap, B, U, dtype=self.dtype)
         self._np_rec = self.rec.numpy()
         self._np_ext = self.ext.numpy()
@@ -522,18 +535,23 @@ class CompiledPlan(WindowPlan):
         self._capacity = cap
         self._records: dict[int, dict[str, Tensor]] = {}
 
-    def _record(self, T: int) -> dict[str, Tensor]:
-        """Views ``[T, B, *shape]`` of the record buffer per population (made once per T)."""
-        rec = self._records.get(T)
-        if rec is None:
+    def _record(self, T: int, rec: Tensor | None = None) -> dict[str, Tensor]:
+        """Views ``[T, B, *shape]`` of the record per non-input population (of the plan's
+        buffer: made once per T; of ``rec`` when given)."""
+        views = None if rec is not None else self._records.get(T)
+        if views is None:
             B = self.batch_size
-            rec = self._records[T] = {
-                name: self.rec[:T, :, int(o) : int(o) + int(n)].view(T, B, *pop.shape)
-                for name, pop, o, n in zip(
-                    self.names, self.pops, self.offs, self.sizes, strict=True
+            buf = self.rec if rec is None else rec
+            views = {
+                name: buf[:T, :, int(r) : int(r) + int(n)].view(T, B, *pop.shape)
+                for name, pop, r, n in zip(
+                    self.names, self.pops, self.roffs, self.sizes, strict=True
                 )
+                if r >= 0
             }
-        return dict(rec)
+            if rec is None:
+                self._records[T] = views
+        return dict(views)
 
     def _coefficients(self, T: int) -> None:
         """``c_t = a_z^(T-1-t)`` and ``a_z^T`` per binding, computed as the eager rule does
@@ -669,6 +687,8 @@ class CompiledPlan(WindowPlan):
                 self.unif[:T, :, o : o + n].copy_(u.reshape(T, B, n))
                 self.prob[:, o : o + n].copy_(p.reshape(B, n))
                 self.in_mode[i] = _IN_BERNOULLI
+                self.eoff[i] = o
+                own[name] = self.ext[:T, :, o : o + n].view(T, B, *pop.shape)
                 continue
             self._check_shape(name, i, x)
             self.ext[:T, :, o : o + n].copy_(x.detach().reshape(T, B, n))
@@ -692,8 +712,14 @@ class CompiledPlan(WindowPlan):
             )
 
     def run_window(
-        self, inputs: Mapping[str, Tensor | BernoulliInput], *, learn: bool = True
+        self,
+        inputs: Mapping[str, Tensor | BernoulliInput],
+        *,
+        learn: bool = True,
+        fresh: bool = False,
     ) -> dict[str, Tensor]:
+        """See :meth:`WindowPlan.run_window`; ``fresh=True`` records into new tensors (the
+        result stays valid after later windows: what ``Network.run`` returns)."""
         if not self.valid():
             raise RuntimeError(
                 "the network changed since this plan was compiled (structure, dtype, "
@@ -717,6 +743,7 @@ class CompiledPlan(WindowPlan):
             prev_spikes = {n: self._views(self.prev, i).clone() for i, n in enumerate(self.names)}
         unif = self.unif if self.unif is not None else self.ext
         prob = self.prob if self.prob is not None else self.prev
+        rec = torch.empty(T, self.batch_size, self.R, dtype=self.dtype) if fresh else None
         _window_kernel(  # type: ignore[call-arg]
             T,
             self.kinds,
@@ -725,6 +752,7 @@ class CompiledPlan(WindowPlan):
             self.sizes,
             self.in_mode,
             self.eoff,
+            self.roffs,
             ext,
             unif.numpy(),
             prob.numpy(),
@@ -733,7 +761,7 @@ class CompiledPlan(WindowPlan):
             self.ptgt,
             *self._np_state,
             self.prev.numpy(),
-            self._np_rec,
+            self._np_rec if rec is None else rec.numpy(),
             self.cur,
             self.tmp,
             self.bactive,
@@ -746,7 +774,7 @@ class CompiledPlan(WindowPlan):
             self.zs,
         )
         self.windows += 1
-        record = self._record(T)
+        record = self._record(T, rec)
         record.update(own)
         for name, params in self.traced.items():
             _, self.traces[name] = self.network._trace_window(
