@@ -71,6 +71,12 @@ class WindowOutput:
     margin: np.ndarray
 
 
+def _rates(spikes: torch.Tensor) -> np.ndarray:
+    """Firing rates per step ``[B, n]`` of spikes ``[T, B, n]``: ``sum_t s[t] / T`` in float64
+    (``ndarray.mean``'s own sum and division, without its Python wrapper)."""
+    return np.add.reduce(spikes.numpy(), axis=0, dtype=np.float64) / spikes.shape[0]
+
+
 def _output_population(net: Network, decoder: DiscreteDecoder, output: str | None) -> str:
     """The population the decoder reads: ``output``, else the only sink of its size."""
     if output is not None:
@@ -454,7 +460,7 @@ class NetworkLearner:
             plan.load_state(None)
             self._started = True
         out = self.policy.run_plan(plan, x, self.generator, learn=learn)
-        self._phi = x.numpy().mean(axis=0, dtype=np.float64)  # exact: means of 0/1 spikes
+        self._phi = _rates(x)
         if learn:
             lc = self.learn
             self.z_critic *= lc.gamma * lc.lam_critic
@@ -478,7 +484,7 @@ class NetworkLearner:
             raise RuntimeError("update() called before act()")
         lc = self.learn
         x_next = self.policy.encode(bootstrap_obs, self.generator)
-        phi_next = x_next.numpy().mean(axis=0, dtype=np.float64)
+        phi_next = _rates(x_next)
         r = np.asarray(rewards, dtype=np.float64)
         if lc.reward_clip > 0:
             r = np.clip(r, -lc.reward_clip, lc.reward_clip)
