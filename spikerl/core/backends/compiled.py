@@ -184,6 +184,7 @@ if kernels._HAVE_NUMBA:
         one = prms[0, _ONE_COL]
         has = np.zeros(P, dtype=np.bool_)
         scratch = np.zeros(prev.shape[1], dtype=prev.dtype)
+        ev_idx = np.zeros(prev.shape[1], dtype=np.int64)
         for i in range(NB):
             if bactive[i]:
                 z = zs[i]
@@ -224,33 +225,42 @@ if kernels._HAVE_NUMBA:
                 ns = sizes[sp]
                 acc = tmp if has[tp] else cur
                 for b in range(B):
+                    ab = acc[b, to : to + nt]
                     for j in range(nt):
-                        acc[b, to + j] = zero
+                        ab[j] = zero
                 if t == 0:
                     src = prev[:, so : so + ns]
                 elif kinds[sp] == _KIND_INPUT:
                     src = ext[t - 1, :, eoff[sp] : eoff[sp] + ns]
                 else:
                     src = rec[t - 1, :, roffs[sp] : roffs[sp] + ns]
-                # per batch row: scan the source spikes, add the weight row of each event
-                # (views only per row and per event; contiguous 1-D inner loops)
+                # per batch row: find the source's events, add the weight row of each
+                # (in source index order; views only per row and per event)
                 for b in range(B):
                     sb = src[b]
                     ab = acc[b, to : to + nt]
+                    # gather the events first: the row adds then run as tight loops
+                    m = 0
                     for k in range(ns):
+                        if sb[k] != zero:
+                            ev_idx[m] = k
+                            m += 1
+                    for e in range(m):
+                        k = ev_idx[e]
                         xv = sb[k]
-                        if xv != zero:
-                            wk = w[k]
-                            if xv == one:
-                                for j in range(nt):
-                                    ab[j] += wk[j]
-                            else:
-                                for j in range(nt):
-                                    ab[j] += xv * wk[j]
+                        wk = w[k]
+                        if xv == one:
+                            for j in range(nt):
+                                ab[j] += wk[j]
+                        else:
+                            for j in range(nt):
+                                ab[j] += xv * wk[j]
                 if has[tp]:
                     for b in range(B):
+                        cb = cur[b, to : to + nt]
+                        tb = tmp[b, to : to + nt]
                         for j in range(nt):
-                            cur[b, to + j] = cur[b, to + j] + tmp[b, to + j]
+                            cb[j] = cb[j] + tb[j]
                 has[tp] = True
             for p in range(P):
                 if kinds[p] == _KIND_INPUT:
