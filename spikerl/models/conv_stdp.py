@@ -57,6 +57,7 @@ __all__ = [
     "ConvSTDPConfig",
     "ConvSTDPFeatures",
     "RSTDPReadout",
+    "ReadoutConfig",
     "conv_if_times",
     "dog_kernel",
     "inhibit_across_maps",
@@ -84,6 +85,8 @@ class ConvSTDPConfig:
         kernels: Kernel side per layer.
         thresholds: Firing threshold per layer (weight units; weights lie in ``[0, 1]``).
         pools: ``(kernel, stride)`` of the time pooling after each layer.
+        taps: Per layer, ``(kernel, stride)`` of a further pooling of its output into the
+            readout's features, or ``None`` (not read out).
         winners: STDP winners per image per layer (``k``).
         radius: Inhibition radius of a winner per layer (locations).
         a_plus: Initial potentiation rate per layer.
@@ -101,6 +104,7 @@ class ConvSTDPConfig:
     kernels: tuple[int, ...] = (5, 3)
     thresholds: tuple[float, ...] = (15.0, 10.0)
     pools: tuple[tuple[int, int], ...] = ((2, 2), (2, 2))
+    taps: tuple[tuple[int, int] | None, ...] = ((3, 3), (1, 1))
     winners: tuple[int, ...] = (5, 8)
     radius: tuple[int, ...] = (2, 1)
     a_plus: float = 0.004
@@ -112,7 +116,7 @@ class ConvSTDPConfig:
 
     def __post_init__(self) -> None:
         n = len(self.maps)
-        for name in ("kernels", "thresholds", "pools", "winners", "radius"):
+        for name in ("kernels", "thresholds", "pools", "taps", "winners", "radius"):
             if len(getattr(self, name)) != n:
                 raise ValueError(f"ConvSTDPConfig.{name}: expected {n} entries (one per layer)")
         if self.time_steps < 2:
@@ -310,9 +314,13 @@ class ConvSTDPFeatures(nn.Module):
 
     @property
     def n_features(self) -> int:
-        """Length ``F`` of the feature vector."""
-        c, h, w = self.shapes[-1]
-        return c * h * w
+        """Length ``F`` of the feature vector (sum over the tapped layers)."""
+        n = 0
+        for shape, tap in zip(self.shapes[1:], self.config.taps, strict=True):
+            if tap is not None:
+                c, h, w = shape
+                n += c * ((h - tap[0]) // tap[1] + 1) * ((w - tap[0]) // tap[1] + 1)
+        return n
 
     def input_times(self, images: Tensor) -> Tensor:
         """Latency of the on/off DoG channels: ``[B, H, W]`` -> ``[B, 2, H, W]`` (``T``: silent)."""
@@ -325,24 +333,40 @@ class ConvSTDPFeatures(nn.Module):
         cfg = self.config
         return conv_if_times(times, self.conv(layer), cfg.thresholds[layer], cfg.time_steps)
 
-    def forward_times(self, images: Tensor, upto: int | None = None) -> Tensor:
-        """Spike times after layer ``upto`` (inhibited and pooled); ``None``: the last layer."""
+    def layer_outputs(self, images: Tensor, upto: int | None = None) -> list[Tensor]:
+        """Spike times after each layer up to ``upto`` (inhibited and pooled)."""
         cfg = self.config
         t = self.input_times(images)
         last = len(self.layers) if upto is None else upto + 1
+        outs = []
         for i in range(last):
             t_out, v = self.layer_times(i, t)
             t_out = inhibit_across_maps(t_out, v, cfg.time_steps)
             t = pool_times(t_out, *cfg.pools[i])
-        return t
+            outs.append(t)
+        return outs
+
+    def forward_times(self, images: Tensor, upto: int | None = None) -> Tensor:
+        """Spike times after layer ``upto`` (inhibited and pooled); ``None``: the last layer."""
+        return self.layer_outputs(images, upto)[-1]
+
+    def _tap(self, layer: int, t: Tensor) -> Tensor:
+        tap = self.config.taps[layer]
+        assert tap is not None
+        return pool_times(t, *tap).flatten(1)
 
     @torch.no_grad()
     def feature_times(self, images: Tensor, batch_size: int = 500) -> Tensor:
-        """Pooled spike times of the last layer, flattened: ``[B, F]`` long (``T``: silent)."""
-        out = [
-            self.forward_times(images[i : i + batch_size]).flatten(1)
-            for i in range(0, images.shape[0], batch_size)
-        ]
+        """The readout's feature spike times ``[B, F]`` (long; ``T``: silent).
+
+        Each layer with a tap (``config.taps``) contributes its output pooled once more
+        (earliest spike per window), flattened; the taps are concatenated.
+        """
+        out = []
+        for i in range(0, images.shape[0], batch_size):
+            outs = self.layer_outputs(images[i : i + batch_size])
+            taps = [self._tap(k, t) for k, t in enumerate(outs) if self.config.taps[k] is not None]
+            out.append(torch.cat(taps, 1))
         return torch.cat(out) if out else torch.empty(0, self.n_features, dtype=torch.int64)
 
     @torch.no_grad()
@@ -460,6 +484,17 @@ class ReadoutConfig:
     norm: float | None = None
     init_mean: float = 0.5
     init_std: float = 0.02
+    a_minus: float = 0.0
+    gamma_decay: float = 1.0
+    decision: str = "sum"
+    learner: str = "neuron"
+    batch_size: int = 100
+
+    def __post_init__(self) -> None:
+        if self.decision not in ("sum", "max"):
+            raise ValueError(f"decision must be 'sum' or 'max', got {self.decision!r}")
+        if self.learner not in ("population", "neuron"):
+            raise ValueError(f"learner must be 'population' or 'neuron', got {self.learner!r}")
 
 
 class RSTDPReadout:
@@ -506,12 +541,13 @@ class RSTDPReadout:
         )
         self.plasticity = Plasticity(
             self.projection,
-            MSTDP(gamma=cfg.gamma),
+            MSTDP(gamma=cfg.gamma, a_minus=cfg.a_minus),
             source="features",
             target="readout",
             reduction=Reduction.SUM,
         )
         self.hit_rate = 0.5
+        self.epochs_done = 0
 
     def _raster(self, times: Tensor) -> Tensor:
         steps = torch.arange(self.time_steps, device=times.device).view(-1, 1, 1)
@@ -526,11 +562,18 @@ class RSTDPReadout:
         post = torch.diff(count, dim=0, prepend=torch.zeros_like(count[:1]))
         return pre, post
 
-    def _decide(self, post: Tensor) -> Tensor:
-        counts = post.sum(0).view(post.shape[1], self.n_classes, -1).sum(2)
+    def _draw_argmax(self, counts: Tensor) -> Tensor:
+        """Index of the largest entry per row; ties by a draw from the generator."""
         noise = torch.rand(counts.shape, generator=self.generator).to(counts.device)
         best = counts.amax(1, keepdim=True)
         return torch.where(counts == best, noise, torch.full_like(noise, -1.0)).argmax(1)
+
+    def _population_counts(self, post: Tensor) -> Tensor:
+        counts = post.sum(0).view(post.shape[1], self.n_classes, -1)
+        return counts.sum(2) if self.config.decision == "sum" else counts.amax(2)
+
+    def _decide(self, post: Tensor) -> Tensor:
+        return self._draw_argmax(self._population_counts(post))
 
     @torch.no_grad()
     def predict(self, times: Tensor, batch_size: int = 1000) -> Tensor:
@@ -542,8 +585,15 @@ class RSTDPReadout:
         return torch.cat(out)
 
     @torch.no_grad()
-    def train_epoch(self, times: Tensor, labels: Tensor, batch_size: int = 100) -> float:
+    def train_epoch(self, times: Tensor, labels: Tensor) -> float:
         """One epoch of R-STDP over ``times [N, F]``; returns the training hit rate."""
+        cfg = self.config
+        batch_size = cfg.batch_size
+        rule = self.plasticity.rule
+        assert isinstance(rule, MSTDP)
+        gamma = cfg.gamma * cfg.gamma_decay**self.epochs_done
+        self.plasticity.rule = dataclasses.replace(rule, gamma=gamma)
+        self.epochs_done += 1
         order = torch.randperm(times.shape[0], generator=self.generator)
         hits = 0
         hit_rate = self.hit_rate
@@ -555,6 +605,9 @@ class RSTDPReadout:
             right = pred == labels[idx]
             hits += int(right.sum())
             mask = (torch.arange(self.n_classes * P).view(1, -1) // P) == pred.view(-1, 1)
+            if self.config.learner == "neuron":
+                counts = post.sum(0).masked_fill(~mask, -1.0)
+                mask = torch.zeros_like(mask).scatter_(1, self._draw_argmax(counts)[:, None], True)
             post = post * mask.unsqueeze(0).to(post.dtype)
             reward = torch.where(right, 1.0 - hit_rate, -hit_rate).to(post.dtype)
             self.plasticity.reset()

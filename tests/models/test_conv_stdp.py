@@ -28,6 +28,7 @@ def _tiny_model() -> ConvSTDPFeatures:
         kernels=(2,),
         thresholds=(1.0,),
         pools=((1, 1),),
+        taps=((1, 1),),
         winners=(2,),
         radius=(0,),
         a_plus=0.1,
