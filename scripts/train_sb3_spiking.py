@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.evaluation import evaluate_policy
 
 from spikerl.agents.sb3.config import SpikingConfig
@@ -91,6 +92,43 @@ def evaluate_final(
     return episode_stats(list(map(float, returns)), list(map(int, lengths)))
 
 
+class BestWeights(BaseCallback):
+    """Greedy evaluation every ``every`` env steps; keeps (in memory) the best weights.
+
+    The best checkpoint is the policy state with the highest mean greedy return over
+    ``n`` episodes on its own evaluation env (seeded ``eval_seed``); ties keep the later one.
+    ``curve`` lists ``(num_timesteps, mean)`` of every evaluation.
+    """
+
+    def __init__(
+        self, env_name: str, overrides: dict[str, Any], eval_seed: int, every: int, n: int
+    ) -> None:
+        super().__init__()
+        self.env_name, self.overrides = env_name, overrides
+        self.eval_seed, self.every, self.n = eval_seed, every, n
+        self.curve: list[tuple[int, float]] = []
+        self.best_mean = -np.inf
+        self.best_step = 0
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self._next = every
+        self.seconds = 0.0  # time spent evaluating (left out of the training time)
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps >= self._next:
+            self._next += self.every
+            start = time.perf_counter()
+            mean = evaluate_final(
+                self.model, self.env_name, self.overrides, self.eval_seed, self.n
+            )["mean"]
+            self.curve.append((int(self.num_timesteps), float(mean)))
+            if mean >= self.best_mean:
+                self.best_mean, self.best_step = float(mean), int(self.num_timesteps)
+                state = self.model.policy.state_dict()
+                self.best_state = {k: v.detach().clone() for k, v in state.items()}
+            self.seconds += time.perf_counter() - start
+        return True
+
+
 def control_policy(
     env_name: str, overrides: dict[str, Any], seed: int, n: int, action: int | None
 ) -> dict[str, Any]:
@@ -125,6 +163,12 @@ def summarise(runs: list[dict[str, Any]], target: float) -> dict[str, Any]:
             "mean_of_means": float(np.mean(means)),
             "train_seconds": [r["train_seconds"] for r in rows],
         }
+        if all("best" in r for r in rows):
+            best = [r["best"]["eval"]["mean"] for r in rows]
+            out[policy] |= {
+                "best_checkpoint_means": best,
+                f"best_checkpoint_seeds_ge_{target:g}": int(sum(m >= target for m in best)),
+            }
     return out
 
 
@@ -157,6 +201,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         default=None,
         help="net_arch of the non-spiking rows (default: the spiking preset's layers)",
     )
+    p.add_argument(
+        "--eval-every",
+        type=int,
+        default=None,
+        help="env steps between greedy evaluations for the best checkpoint "
+        "(default: the preset's eval_freq; 0: no best checkpoint)",
+    )
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
@@ -168,6 +219,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     n_eval = int(args.eval_episodes or preset["final_eval_episodes"])
     n_control = int(args.control_episodes or n_eval)
     overrides = dict(preset.get("env_overrides") or {})
+    eval_every = int(preset["eval_freq"] if args.eval_every is None else args.eval_every)
+    n_periodic = int(preset["eval_episodes"])
     result: dict[str, Any] = {
         "script": "scripts/train_sb3_spiking.py",
         "command": " ".join(
@@ -185,6 +238,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "hyperparams": sb3.get("hyperparams", {}),
         "spiking_policy_kwargs": sb3.get("policy_kwargs", {}),
         "eval": f"final weights, {n_eval} greedy episodes, env seed 10000 + seed",
+        "best_checkpoint": (
+            f"weights of the best of the greedy evaluations every {eval_every} steps "
+            f"({n_periodic} episodes, env seed 30000 + seed), then {n_eval} greedy episodes "
+            "on env seed 10000 + seed"
+            if eval_every
+            else None
+        ),
         "torch_threads": args.threads,
         "runs": [],
     }
@@ -218,9 +278,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     pk["net_arch"] = list(args.baseline_net_arch)
             env = sb3_vec_env(args.env, int(preset["n_envs"]), seed, overrides)
             model = make_sb3_model(args.algo, env, seed, policy, sb3.get("hyperparams"), pk)
+            best = (
+                BestWeights(args.env, overrides, 30_000 + seed, eval_every, n_periodic)
+                if eval_every
+                else None
+            )
             start = time.perf_counter()
-            model.learn(total_timesteps=timesteps)
-            seconds = time.perf_counter() - start
+            model.learn(total_timesteps=timesteps, callback=best)
+            seconds = time.perf_counter() - start - (best.seconds if best else 0.0)
             env.close()
             ev = evaluate_final(model, args.env, overrides, 10_000 + seed, n_eval)
             row = {
@@ -231,12 +296,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "train_fps": model.num_timesteps / seconds,
                 "eval": ev,
             }
+            if best is not None and best.best_state is not None:
+                model.policy.load_state_dict(best.best_state)
+                row["curve"] = best.curve
+                row["best"] = {"step": best.best_step, "periodic_mean": best.best_mean} | {
+                    "eval": evaluate_final(model, args.env, overrides, 10_000 + seed, n_eval)
+                }
             result["runs"].append(row)
             result["summary"] = summarise(result["runs"], args.target)
             save()
             print(
                 json.dumps(
-                    {k: row[k] for k in ("policy", "seed", "train_seconds")} | {"mean": ev["mean"]}
+                    {k: row[k] for k in ("policy", "seed", "train_seconds")}
+                    | {"mean": ev["mean"], "best": row.get("best"), "curve": row.get("curve")}
                 ),
                 flush=True,
             )
