@@ -32,6 +32,10 @@ BUDGET = [
     "final_eval_episodes=2",
     "--set",
     "checkpoint_freq=400",
+    # the sweep machinery needs trials that differ within 2000 steps; the preset's
+    # weight normalisation makes every such short trial play one action (return 9)
+    "--set",
+    "rstdp.learn.weight_norm=false",
 ]
 
 
