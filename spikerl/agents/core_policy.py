@@ -14,9 +14,11 @@ pieces and nothing private:
   accumulates each synapse's eligibility ``z`` (inside the compiled window);
 * the decoder (:mod:`spikerl.decoders`) reads the action population ``output`` (spike
   counts per action group, ties by a seeded draw);
-* a linear TD(lambda) critic on the input firing rates ``f = mean_t s_in[t]`` gives the
-  third factor ``delta = r + gamma V(s') - V(s)``, ``V(s) = w_c . f(s)``, credited to every
-  plastic projection by ``Plasticity.deliver(lr * delta)`` (``dw = gamma_rule dt lr delta z``).
+* a linear TD(lambda) critic (:class:`spikerl.learning.critic.TDLambdaCritic`, the one
+  the private agent uses too) on the input firing rates ``f = mean_t s_in[t]`` gives the
+  third factor ``delta = r~ + gamma V(s') - V(s)``, ``V(s) = w_c . f(s)``, with the shaped
+  reward ``r~ = clip(reward_scale r, +-reward_clip)``, credited to every plastic projection
+  by ``Plasticity.deliver(lr * delta)`` (``dw = gamma_rule dt lr delta z``).
 
 The critic is updated by ``z_c <- gamma lam_critic z_c + f``,
 ``w_c += lr_critic delta z_c / max(sum f, 1e-8)`` (batch mean). All draws come from one
@@ -320,9 +322,8 @@ class NetworkLearner:
         self.plasticities = [Plasticity.bind(policy.network, name, rule) for name in policy.plastic]
         for p in self.plasticities:
             p.set_modulation(0.0)  # eligibility only inside a window; delivered at its end
-        n_in = policy.encoder.output_size
-        self.critic = np.zeros(n_in)
-        self.z_critic = np.zeros((n_envs, n_in))
+        self.td = learn.critic()
+        self.critic, self.z_critic = self.td.initial_state(policy.encoder.output_size, n_envs)
         self._plan: WindowPlan | None = None
         self._started = False
         self._phi: np.ndarray | None = None
@@ -428,7 +429,7 @@ class NetworkLearner:
             self.plan.reset(m)
         for p in self.plasticities:
             p.reset(m)
-        self.z_critic[starts] = 0.0
+        self.td.reset(self.z_critic, starts)
 
     def features(self, obs: np.ndarray) -> np.ndarray:
         """The encoder's input spikes ``[T, B, n_in]`` for observations ``[B, *obs]`` (the
@@ -462,9 +463,7 @@ class NetworkLearner:
         out = self.policy.run_plan(plan, x, self.generator, learn=learn)
         self._phi = _rates(x)
         if learn:
-            lc = self.learn
-            self.z_critic *= lc.gamma * lc.lam_critic
-            self.z_critic += self._phi
+            self.td.accumulate(self.z_critic, self._phi)
         self.last = out
         return out
 
@@ -485,23 +484,15 @@ class NetworkLearner:
         lc = self.learn
         x_next = self.policy.encode(bootstrap_obs, self.generator)
         phi_next = _rates(x_next)
-        r = np.asarray(rewards, dtype=np.float64)
-        if lc.reward_clip > 0:
-            r = np.clip(r, -lc.reward_clip, lc.reward_clip)
-        v = self._phi @ self.critic
-        v_next = (phi_next @ self.critic) * (1.0 - np.asarray(terminated, dtype=np.float64))
-        td = np.clip(r + lc.gamma * v_next - v, -lc.delta_clip, lc.delta_clip)
-        mod = (
-            td
-            if lc.modulation is Modulation.TD_ERROR
-            else np.clip(r, -lc.delta_clip, lc.delta_clip)
-        )
-        if mask is not None:
-            td = td * mask
-            mod = mod * mask
+        td, v, r = self.td.td_error(self.critic, self._phi, phi_next, rewards, terminated, mask)
+        if lc.modulation is Modulation.TD_ERROR:
+            mod = td
+        else:
+            mod = np.clip(r, -lc.delta_clip, lc.delta_clip)
+            if mask is not None:
+                mod = mod * mask
         b = len(r)
-        norm = np.maximum(self._phi.sum(axis=1), 1e-8)
-        self.critic += (lr_fraction * lc.lr_critic / b) * ((td / norm) @ self.z_critic)
+        self.td.update(self.critic, self.z_critic, self._phi, td, lr_fraction)
         signal = torch.from_numpy(np.asarray(lr_fraction * lc.lr_actor * mod, dtype=np.float64))
         dw = 0.0
         for p in self.plasticities:

@@ -10,7 +10,9 @@ NumPy (about 0.35 ms at ``T = 4``, ``F = 134``, ``N = 32``: more than the emulat
   post-synaptic traces and the window's STDP pair sum ``Z``;
 * :func:`update_kernel`: the three-factor update (:meth:`RSTDPLearner.update
   <spikerl.agents.learner.RSTDPLearner.update>`): critic values, TD error, critic
-  TD(lambda) step, ``dW = lr * delta * e`` with weight bounds.
+  TD(lambda) step, ``dW = lr * delta * e`` with weight bounds. The critic's arithmetic is
+  :class:`spikerl.learning.critic.TDLambdaCritic`'s (its reference, tested to 1e-12);
+  rewards come in already shaped by its ``shape_rewards`` (scale and clip).
 
 Random draws stay in NumPy (the caller passes uniform numbers and membrane noise), so the
 compiled and NumPy paths consume the same random stream and see the same spikes. The
@@ -246,7 +248,7 @@ def _compile_update() -> Any:
     def update(  # type: ignore[no-untyped-def]
         phi,  # [B, F] features of the states acted in
         phi_next,  # [B, F] features of the bootstrap states
-        rewards,  # [B]
+        rewards,  # [B] shaped: TDLambdaCritic.shape_rewards (scaled, clipped)
         terminated,  # [B] bool
         mask,  # [B] (1.0: real transition)
         crit,  # [F] critic weights, updated in place
@@ -254,10 +256,9 @@ def _compile_update() -> Any:
         elig,  # [B, F, N]
         z_critic,  # [B, F]
         gamma,
-        reward_clip,
         delta_clip,
         td_modulation,
-        lr_critic,  # effective: lr * schedule fraction / B
+        lr_critic,  # effective: TDLambdaCritic.step_size (lr * schedule fraction / B)
         lr_actor,  # effective: lr * schedule fraction / (F B)
         wmin,
         wmax,
@@ -281,8 +282,6 @@ def _compile_update() -> Any:
                 v_next = 0.0
             v_sum += v
             r = rewards[b]
-            if reward_clip > 0:
-                r = min(max(r, -reward_clip), reward_clip)
             d = min(max(r + gamma * v_next - v, -delta_clip), delta_clip)
             m = d if td_modulation else min(max(r, -delta_clip), delta_clip)
             td[b] = d * mask[b]

@@ -2,7 +2,9 @@
 
 One environment step of the agent is ``act`` (features -> spiking window -> actions, STDP
 pair sums into the eligibility) followed by ``update`` (third factor -> weight change).
-The object holds the per-environment learning state; it knows nothing of SB3.
+The critic is :class:`spikerl.learning.critic.TDLambdaCritic` (the compiled update fuses
+its arithmetic with the actor's; the module is the reference). The object holds the
+per-environment learning state; it knows nothing of SB3.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class RSTDPLearner:
         self.learn = learn
         self.n_envs = n_envs
         self.rng = rng
+        self.td = learn.critic()
         self.actor_state: ActorState = net.initial_state(n_envs)
         self.learn_state: LearnState = net.initial_learn_state(n_envs)
         self._phi: np.ndarray | None = None
@@ -78,9 +81,9 @@ class RSTDPLearner:
         """Clear the network state and traces of environments whose episode starts."""
         if episode_start.any():
             self.actor_state = SpikingActorCritic.reset_state(self.actor_state, episode_start)
-            keep = ~episode_start.astype(bool)
-            self.learn_state.elig[~keep] = 0.0
-            self.learn_state.z_critic[~keep] = 0.0
+            starts = episode_start.astype(bool)
+            self.learn_state.elig[starts] = 0.0
+            self.td.reset(self.learn_state.z_critic, starts)
 
     def act(self, obs: np.ndarray, *, learn: bool = True) -> np.ndarray:
         """Choose actions for observations ``[B, ...]`` (stochastic), accumulating STDP.
@@ -107,8 +110,7 @@ class RSTDPLearner:
             elig, zc = self.learn_state
             elig *= self.learn.gamma * self.learn.lam_actor
             elig += out.z
-            zc *= self.learn.gamma * self.learn.lam_critic
-            zc += phi
+            self.td.accumulate(zc, phi)
         self._phi = phi
         self.last = out
         return out
@@ -153,8 +155,6 @@ class RSTDPLearner:
                 f"update(): bootstrap observations give features {list(phi_next.shape)}, "
                 f"expected {list(self._phi.shape)} (one observation per environment)"
             )
-        if self.learn.reward_scale != 1.0:
-            rewards = np.asarray(rewards, dtype=np.float64) * self.learn.reward_scale
         kernel = update_kernel()
         if kernel is None:
             stats = self._update_numpy(phi_next, rewards, terminated, lr_fraction, mask)
@@ -164,7 +164,7 @@ class RSTDPLearner:
             mod, dw, value = kernel(
                 self._phi,
                 phi_next,
-                np.asarray(rewards, dtype=np.float64),
+                self.td.shape_rewards(rewards),
                 np.asarray(terminated, dtype=np.bool_),
                 np.ones(b) if mask is None else np.asarray(mask, dtype=np.float64),
                 net.critic_np,
@@ -172,10 +172,9 @@ class RSTDPLearner:
                 self.learn_state.elig,
                 self.learn_state.z_critic,
                 lc.gamma,
-                float(lc.reward_clip),
                 lc.delta_clip,
                 lc.modulation is Modulation.TD_ERROR,
-                lr_fraction * lc.lr_critic / b,
+                self.td.step_size(lr_fraction, b),
                 lr_fraction * lc.lr_actor / (net.n_features * b),
                 net.snn.wmin,
                 net.snn.wmax,
@@ -207,31 +206,25 @@ class RSTDPLearner:
         lr_fraction: float,
         mask: np.ndarray | None,
     ) -> UpdateStats:
-        """NumPy reference of the update's arithmetic (see :meth:`update`)."""
+        """NumPy reference of the update's arithmetic (see :meth:`update`): the critic's
+        TD error and step (:class:`~spikerl.learning.critic.TDLambdaCritic`), then the
+        actor's ``dW = rho lr_actor / (F B) sum_b m_b e_b`` with bounds and normalisation."""
         assert self._phi is not None
         lc = self.learn
         net = self.net
         phi = self._phi
-        v = net.value(phi)
-        v_next = net.value(phi_next) * (1.0 - terminated.astype(np.float64))
-        r = rewards.astype(np.float64)
-        if lc.reward_clip > 0:
-            r = np.clip(r, -lc.reward_clip, lc.reward_clip)
-        td = np.clip(r + lc.gamma * v_next - v, -lc.delta_clip, lc.delta_clip)
+        crit = net.critic_np
+        ls = self.learn_state
+        td, v, r = self.td.td_error(crit, phi, phi_next, rewards, terminated, mask)
         if lc.modulation is Modulation.TD_ERROR:
             mod = td
         else:
             mod = np.clip(r, -lc.delta_clip, lc.delta_clip)
-        if mask is not None:
-            td = td * mask
-            mod = mod * mask
+            if mask is not None:
+                mod = mod * mask
         b = len(r)
-        ls = self.learn_state
         f = net.n_features
-        crit = net.critic_np
-        crit += (lr_fraction * lc.lr_critic / b) * np.einsum(
-            "b,bf->f", td / np.maximum(phi.sum(axis=1), 1e-8), ls.z_critic
-        )
+        self.td.update(crit, ls.z_critic, phi, td, lr_fraction)
         dw = (lr_fraction * lc.lr_actor / (f * b)) * np.tensordot(mod, ls.elig, axes=1)
         w = net.w_np
         w += dw

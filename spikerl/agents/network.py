@@ -43,6 +43,7 @@ from torch import nn
 
 from spikerl.agents.kernels import window_kernel, window_params
 from spikerl.decoders.vote import Decision, Readout, group_scores, vote
+from spikerl.learning.critic import TDLambdaCritic
 
 
 class Modulation(StrEnum):
@@ -144,6 +145,18 @@ class LearnConfig:
     life_loss_terminal: bool = False
     reward_scale: float = 1.0
     weight_norm: bool = False
+
+    def critic(self) -> TDLambdaCritic:
+        """The TD(lambda) critic these constants describe (every learner builds its
+        critic here, so ``reward_scale`` and the clips hold on every path)."""
+        return TDLambdaCritic(
+            gamma=self.gamma,
+            lam=self.lam_critic,
+            lr=self.lr_critic,
+            reward_scale=self.reward_scale,
+            reward_clip=self.reward_clip,
+            delta_clip=self.delta_clip,
+        )
 
 
 class ActorState(NamedTuple):

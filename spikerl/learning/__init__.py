@@ -14,6 +14,7 @@ from spikerl.learning.activity import (
     as_modulation,
     compute_activity,
 )
+from spikerl.learning.critic import CriticState, TDError, TDLambdaCritic
 from spikerl.learning.modulation import Modulator, RewardModulation, RewardPredictionError
 from spikerl.learning.pieces import HardBounds, Normalize, SoftBounds, WeightDecay, WeightPiece
 from spikerl.learning.plasticity import Plasticity
@@ -36,6 +37,7 @@ __all__ = [
     "MSTDP",
     "MSTDPET",
     "Activity",
+    "CriticState",
     "DiehlCook2015",
     "EligibilityRule",
     "HardBounds",
@@ -50,6 +52,8 @@ __all__ = [
     "RewardPredictionError",
     "RuleOutput",
     "SoftBounds",
+    "TDError",
+    "TDLambdaCritic",
     "TeacherForcing",
     "TraceMode",
     "TraceParams",
