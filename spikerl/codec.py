@@ -86,6 +86,12 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 _REGISTERED: dict[str, type] = {}
 _OBJECTS: set[str] = set()
 
+#: Classes that moved: the name older files wrote -> the current one (read either).
+MOVED: dict[str, str] = {
+    "spikerl.agents.features.PixelGridConfig": "spikerl.encoders.pixels.PixelGridConfig",
+    "spikerl.agents.features.PixelGrid": "spikerl.encoders.pixels.PixelGrid",
+}
+
 
 class CodecError(ValueError):
     """A value cannot be saved, or a saved value is not one this codec reads."""
@@ -138,6 +144,7 @@ def _resolve(name: Any, where: str, extra: dict[str, type]) -> type:
         raise CodecError(f"{where}: malformed class name {name!r}")
     if name in extra:
         return extra[name]
+    name = MOVED.get(name, name)
     _ensure_defaults()
     if name in _REGISTERED:
         return _REGISTERED[name]
@@ -537,6 +544,7 @@ def find_serialized(obj: Any, path: str = "") -> str | None:
 
 
 __all__ = [
+    "MOVED",
     "TRUSTED_PREFIXES",
     "CodecError",
     "arrays_to_npz",

@@ -11,15 +11,35 @@ import functools
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from spikerl.encoders.pixels import PixelGrid, PixelGridConfig
 
-class FeatureMap:
-    """Base class: ``__call__(obs [B, *obs_shape]) -> features [B, F]`` in ``[0, 1]``."""
+__all__ = [
+    "AutoFeaturesConfig",
+    "BreakoutFields",
+    "BreakoutFieldsConfig",
+    "FeatureMap",
+    "GaussianFields",
+    "GaussianFieldsConfig",
+    "OneHot",
+    "OneHotConfig",
+    "PixelGrid",
+    "PixelGridConfig",
+    "resolve_bounds",
+]
 
-    n_features: int = 0
+
+class FeatureMap(Protocol):
+    """What the agent reads: ``__call__(obs [B, *obs_shape]) -> features [B, F]`` in ``[0, 1]``.
+
+    A protocol: the generic encoders of :mod:`spikerl.encoders` (e.g.
+    :class:`~spikerl.encoders.PixelGrid`) satisfy it without depending on the agent.
+    """
+
+    n_features: int
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         """Map observations to features."""
@@ -174,105 +194,13 @@ class OneHot(FeatureMap):
 
 
 @dataclass(frozen=True)
-class PixelGridConfig:
-    """Generic pixel features: foreground occupancy and ON/OFF motion on a coarse grid.
-
-    Attributes:
-        rows: Grid rows (the frame's height is split into this many bands).
-        cols: Grid columns.
-        threshold: A pixel is foreground where it differs from the frame's background
-            value (its most common value) by more than this fraction of the value range.
-        motion: Add ON (newly foreground) and OFF (no longer foreground) channels from the
-            last two stacked frames (needs ``frame_stack >= 2``).
-        bias: Append one always-on feature.
-    """
-
-    rows: int = 7
-    cols: int = 20
-    threshold: float = 0.04
-    motion: bool = True
-    bias: bool = True
-
-
-@dataclass
-class PixelGrid(FeatureMap):
-    """Occupancy and motion of a grey frame (or stack of frames) on a ``rows x cols`` grid.
-
-    Knows only the frame's shape and value range (``Box`` bounds), never a game: with
-    ``f(x) = |x - mode(x)| > threshold (high - low)`` the foreground of a frame ``x``,
-
-        occ[r, c] = max over the cell's pixels of f(x_last)
-        on[r, c]  = max over the cell of f(x_last) and not f(x_prev)
-        off[r, c] = max over the cell of f(x_prev) and not f(x_last)
-
-    Features: ``occ`` (and ``on``, ``off`` with ``motion``) flattened, plus a bias.
-    """
-
-    config: PixelGridConfig = field(default_factory=PixelGridConfig)
-    space: Any = None
-
-    def __post_init__(self) -> None:
-        from gymnasium import spaces
-
-        c = self.config
-        if not isinstance(self.space, spaces.Box) or len(self.space.shape) not in (2, 3):
-            raise ValueError(
-                f"PixelGrid needs grey frames [H, W] or stacks [k, H, W], got {self.space}"
-            )
-        shape = self.space.shape
-        self.stack = int(shape[0]) if len(shape) == 3 else 1
-        self.h, self.w = int(shape[-2]), int(shape[-1])
-        if not (1 <= c.rows <= self.h and 1 <= c.cols <= self.w):
-            raise ValueError(f"PixelGrid: grid {c.rows}x{c.cols} does not fit frames {shape}")
-        lo = float(np.min(self.space.low))
-        hi = float(np.max(self.space.high))
-        self.cut = c.threshold * (hi - lo)
-        self.use_motion = c.motion and self.stack >= 2
-        self._r0 = np.linspace(0, self.h, c.rows + 1).astype(np.int64)[:-1]
-        self._c0 = np.linspace(0, self.w, c.cols + 1).astype(np.int64)[:-1]
-        cells = c.rows * c.cols
-        self.n_features = cells * (3 if self.use_motion else 1) + int(c.bias)
-
-    def _foreground(self, frames: np.ndarray) -> np.ndarray:
-        """``[B, H, W]`` frames -> boolean foreground (distance from each frame's mode)."""
-        b = frames.shape[0]
-        flat = frames.reshape(b, -1)
-        mode = np.empty(b, dtype=np.float64)
-        for i, row in enumerate(flat):
-            if flat.dtype == np.uint8:
-                mode[i] = np.bincount(row, minlength=256).argmax()
-            else:
-                vals, cnt = np.unique(row, return_counts=True)
-                mode[i] = vals[cnt.argmax()]
-        diff = np.abs(flat.astype(np.float64) - mode[:, None])
-        return (diff > self.cut).reshape(frames.shape)
-
-    def _pool(self, mask: np.ndarray) -> np.ndarray:
-        """Max over each grid cell: ``[B, H, W]`` -> ``[B, rows * cols]``."""
-        m = mask.astype(np.uint8)
-        m = np.maximum.reduceat(m, self._r0, axis=1)
-        m = np.maximum.reduceat(m, self._c0, axis=2)
-        return m.reshape(m.shape[0], -1).astype(np.float64)
-
-    def __call__(self, obs: np.ndarray) -> np.ndarray:
-        """Map ``[B, (k,) H, W]`` frames to ``[B, F]`` features."""
-        x = np.asarray(obs)
-        want = (self.stack, self.h, self.w) if self.stack > 1 else (self.h, self.w)
-        if x.shape[1:] != want:
-            raise ValueError(f"PixelGrid: expected frames [B, {list(want)}], got {list(x.shape)}")
-        last = self._foreground(x[:, -1] if self.stack > 1 else x)
-        parts = [self._pool(last)]
-        if self.use_motion:
-            prev = self._foreground(x[:, -2])
-            parts += [self._pool(last & ~prev), self._pool(prev & ~last)]
-        if self.config.bias:
-            parts.append(np.ones((x.shape[0], 1)))
-        return np.concatenate(parts, axis=1)
-
-
-@dataclass(frozen=True)
 class BreakoutFieldsConfig:
-    """Ball/paddle features for full-resolution grey Breakout frames (210x160).
+    """Baseline encoder ``kind: breakout_objects``: Breakout's ball/paddle features for
+    full-resolution grey Breakout frames (210x160).
+
+    Privileged information (it reads the ball and the paddle from Breakout's known pixel
+    rows and columns): a labelled baseline, never a preset's default. ``kind: breakout``
+    is its deprecated name, still read from saved configs and models.
 
     Attributes:
         n_bins: Gaussian fields over the horizontal ball-minus-paddle offset.
@@ -401,7 +329,9 @@ def _compile_fields() -> Any:
 
 @dataclass
 class BreakoutFields(FeatureMap):
-    """Features relating ball and paddle, read from the last two grey frames.
+    """Baseline (game-specific) features relating ball and paddle, read from the last two
+    grey Breakout frames: ``kind: breakout_objects``, never a default (see
+    :class:`~spikerl.encoders.PixelGrid` for the generic encoder).
 
     Input: observations ``[B, 2, H, W]`` (two stacked grey frames, newest last; raw
     210x160 ALE frames). The paddle is the lit pixel mass in ``paddle_rows``; the ball is
@@ -411,6 +341,8 @@ class BreakoutFields(FeatureMap):
     """
 
     config: BreakoutFieldsConfig = field(default_factory=BreakoutFieldsConfig)
+    #: Reads a game's pixel layout (privileged information: baselines only).
+    game_specific: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         c = self.config

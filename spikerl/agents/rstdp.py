@@ -33,8 +33,6 @@ from spikerl.agents.features import (
     GaussianFieldsConfig,
     OneHot,
     OneHotConfig,
-    PixelGrid,
-    PixelGridConfig,
 )
 from spikerl.agents.finite import check_observation, check_transition
 from spikerl.agents.learner import RSTDPLearner, UpdateStats
@@ -47,6 +45,7 @@ from spikerl.agents.network import (
 )
 from spikerl.agents.panels import log_episodes, record_distributions
 from spikerl.config import to_plain
+from spikerl.encoders.pixels import PixelGrid, PixelGridConfig
 from spikerl.models.rstdp_network import HiddenLayerNetworkConfig, build_hidden_layer_policy
 
 SelfRSTDP = TypeVar("SelfRSTDP", bound="RSTDP")
@@ -65,7 +64,8 @@ def make_features(config: FeatureConfig, space: spaces.Space | None = None) -> F
 
     ``AutoFeaturesConfig`` chooses from the observation space alone: ``Discrete`` -> one-hot,
     a flat ``Box`` -> Gaussian receptive fields over its bounds, grey frames ``[H, W]`` or
-    stacks ``[k, H, W]`` -> the generic pixel grid.
+    stacks ``[k, H, W]`` -> the generic pixel grid (:class:`~spikerl.encoders.PixelGrid`).
+    ``BreakoutFieldsConfig`` (``kind: breakout_objects``) is the game-specific baseline.
 
     Raises:
         ValueError: if the space has no matching encoder.
@@ -127,7 +127,7 @@ class SpikingPolicy(BasePolicy):
                     f"SpikingPolicy: Gaussian receptive fields expect a flat observation of "
                     f"{self.features.n_dims} values (features.low/high), got observation shape "
                     f"{shape}; for Atari frames use the env's preset (e.g. `spikerl train --env "
-                    f"Breakout`, or features=BreakoutFieldsConfig())"
+                    f"Breakout`, or features=PixelGridConfig())"
                 )
         gen = torch.Generator().manual_seed(seed)
         self.net = SpikingActorCritic(

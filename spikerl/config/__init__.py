@@ -36,6 +36,7 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "DEPRECATED_KINDS",
     "ConfigError",
     "feature_kinds",
     "kinds_of",
@@ -57,22 +58,32 @@ _FAMILIES: list[dict[str, type[Any]]] = []
 _DEFAULTS = False
 
 
+#: Deprecated ``kind`` names still read (saved configs and models): old -> current.
+DEPRECATED_KINDS: dict[str, str] = {"breakout": "breakout_objects"}
+
+
 def feature_kinds() -> dict[str, type[Any]]:
-    """The feature-map configs of the R-STDP agent by ``features.kind``."""
+    """The feature-map configs of the R-STDP agent by ``features.kind``.
+
+    ``pixels`` is the generic frame encoder (:class:`spikerl.encoders.PixelGrid`);
+    ``breakout_objects`` is the game-specific ball/paddle baseline (privileged information,
+    never a preset's default; ``breakout`` is its deprecated name, see
+    :data:`DEPRECATED_KINDS`).
+    """
     from spikerl.agents.features import (
         AutoFeaturesConfig,
         BreakoutFieldsConfig,
         GaussianFieldsConfig,
         OneHotConfig,
-        PixelGridConfig,
     )
+    from spikerl.encoders.pixels import PixelGridConfig
 
     return {
         "auto": AutoFeaturesConfig,
         "gaussian": GaussianFieldsConfig,
         "onehot": OneHotConfig,
         "pixels": PixelGridConfig,
-        "breakout": BreakoutFieldsConfig,
+        "breakout_objects": BreakoutFieldsConfig,
     }
 
 
@@ -186,6 +197,15 @@ def _build_kind(family: dict[str, type[Any]], value: Any, path: str) -> Any:
         raise ConfigError(f"{path}: expected a mapping with 'kind', got {value!r}")
     data = dict(value)
     kind = data.pop("kind", "auto")
+    if kind in DEPRECATED_KINDS and DEPRECATED_KINDS[kind] in family:
+        import warnings
+
+        warnings.warn(
+            f"{path}.kind: {kind!r} is deprecated; use {DEPRECATED_KINDS[kind]!r}",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        kind = DEPRECATED_KINDS[kind]
     if kind not in family:
         raise ConfigError(
             f"{path}.kind: unknown {kind!r}; options: {sorted(family)}"

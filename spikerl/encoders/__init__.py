@@ -10,6 +10,7 @@ from spikerl.encoders.delta import DeltaEncoder, DeltaState, EventTiming
 from spikerl.encoders.intensity import IntensityRange
 from spikerl.encoders.latency import RankOrderEncoder, TimeToFirstSpikeEncoder
 from spikerl.encoders.normalizer import RunningNormalizer
+from spikerl.encoders.pixels import PixelGrid, PixelGridConfig
 from spikerl.encoders.poisson import PoissonEncoder, bernoulli_train
 from spikerl.encoders.population import GaussianPopulationEncoder, gaussian_fields
 from spikerl.encoders.repeat import RepeatEncoder
@@ -23,6 +24,8 @@ __all__ = [
     "EventTiming",
     "GaussianPopulationEncoder",
     "IntensityRange",
+    "PixelGrid",
+    "PixelGridConfig",
     "PoissonEncoder",
     "RankOrderEncoder",
     "RepeatEncoder",

@@ -1,6 +1,9 @@
-"""Breakout ball/paddle features: hand-made frames and real ALE frames, both locators."""
+"""The Breakout ball/paddle baseline encoder (``kind: breakout_objects``, game-specific):
+hand-made frames and real ALE frames, both locators, its kind name and deprecated alias."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -77,3 +80,44 @@ def test_wrong_frames_give_a_clear_error(shape: tuple[int, ...]) -> None:
     """Resized, RGB or unbatched frames are refused (the compiled locator does not bounds-check)."""
     with pytest.raises(ValueError, match="BreakoutFields expects grey ALE frames"):
         BreakoutFields()(np.zeros(shape, dtype=np.uint8))
+
+
+def test_baseline_kind_name_and_deprecated_alias() -> None:
+    """``breakout_objects`` builds the baseline; the old ``breakout`` still loads (saved
+    configs), with a DeprecationWarning, and is written back under the new name."""
+    from spikerl.agents.features import BreakoutFieldsConfig
+    from spikerl.agents.presets import resolve
+    from spikerl.config import to_plain
+
+    over = {"rstdp": {"features": {"kind": "breakout_objects", "n_bins": 9}}}
+    cfg = resolve("Breakout", agent="rstdp", overrides=over)
+    assert cfg.rstdp.features == BreakoutFieldsConfig(n_bins=9)
+    assert BreakoutFields.game_specific
+    with pytest.warns(DeprecationWarning, match="'breakout' is deprecated"):
+        old = resolve(
+            "Breakout", agent="rstdp", overrides={"rstdp": {"features": {"kind": "breakout"}}}
+        )
+    assert old.rstdp.features == BreakoutFieldsConfig()
+    assert to_plain(old.rstdp.features)["kind"] == "breakout_objects"
+
+
+def test_model_saved_with_the_old_kind_name_loads(tmp_path: Path) -> None:
+    """A run folder whose config.yaml says ``kind: breakout`` (written before the rename)
+    resumes, and a model zip with the baseline encoder loads."""
+    import yaml
+
+    from spikerl.agents import RSTDP
+    from spikerl.agents.envs import make_agent_vec_env
+    from spikerl.agents.features import BreakoutFieldsConfig
+    from spikerl.agents.presets import TrainConfig, build
+
+    plain = {"env": "Breakout", "rstdp": {"features": {"kind": "breakout"}}}
+    with pytest.warns(DeprecationWarning):
+        cfg = build(TrainConfig, yaml.safe_load(yaml.safe_dump(plain)))
+    assert isinstance(cfg.rstdp.features, BreakoutFieldsConfig)
+    env = make_agent_vec_env("Breakout", 1, 0, {"atari.frame_stack": 2})
+    model = RSTDP("SpikingPolicy", env, cfg.rstdp, seed=0)
+    model.save(tmp_path / "m.zip")
+    loaded = RSTDP.load(tmp_path / "m.zip")
+    assert isinstance(loaded.policy.features, BreakoutFields)
+    np.testing.assert_array_equal(loaded.policy.net.w_np, model.policy.net.w_np)

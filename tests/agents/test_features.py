@@ -1,4 +1,5 @@
-"""Generic encoders of the agent: bounds from the space, one-hot, pixel grid, binned actions."""
+"""Generic encoders of the agent: bounds from the space, one-hot, the choice of encoder from
+the space, binned actions (the pixel grid: tests/encoders/test_pixels.py)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,10 @@ from spikerl.agents.features import (
     GaussianFields,
     GaussianFieldsConfig,
     OneHot,
-    PixelGrid,
-    PixelGridConfig,
     resolve_bounds,
 )
 from spikerl.agents.rstdp import make_features
+from spikerl.encoders import PixelGrid
 from spikerl.envs import BinnedActions
 
 
@@ -42,22 +42,6 @@ def test_onehot_golden() -> None:
     np.testing.assert_array_equal(f(np.array([1, 4])), [[1, 0, 0, 0, 1], [0, 0, 0, 1, 1]])
     with pytest.raises(ValueError, match="outside"):
         f(np.array([0]))
-
-
-def test_pixel_grid_golden_on_hand_made_frames() -> None:
-    space = spaces.Box(0, 255, (2, 6, 8), dtype=np.uint8)
-    f = PixelGrid(PixelGridConfig(rows=2, cols=2, threshold=0.04), space)
-    prev = np.full((6, 8), 30, np.uint8)  # background 30 (the frame's mode)
-    last = prev.copy()
-    prev[0, 1] = 200  # object in cell (0, 0) ...
-    last[4, 6] = 200  # ... moved to cell (1, 1)
-    last[1, 5] = 40  # 10 above background: under the threshold (0.04 * 255 = 10.2)
-    phi = f(np.stack([prev, last])[None])
-    occ, on, off, bias = phi[0, :4], phi[0, 4:8], phi[0, 8:12], phi[0, 12]
-    np.testing.assert_array_equal(occ, [0, 0, 0, 1])
-    np.testing.assert_array_equal(on, [0, 0, 0, 1])
-    np.testing.assert_array_equal(off, [1, 0, 0, 0])
-    assert bias == 1.0 and f.n_features == 13
 
 
 def test_auto_features_follow_the_space() -> None:

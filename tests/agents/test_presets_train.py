@@ -35,3 +35,26 @@ def test_gym_id_of_a_preset_resolves_to_the_preset() -> None:
     assert canonical_env_name("CartPole-v1") == "CartPole"
     assert canonical_env_name("ALE/Breakout-v5") == "Breakout"
     assert canonical_env_name("FrozenLake-v1") == "FrozenLake-v1"
+
+
+@pytest.mark.parametrize("name", env_names())
+def test_preset_default_encoder_is_generic(name: str) -> None:
+    """Perception is generic: no preset's default encoder reads a game's pixel layout (the
+    ball/paddle features are a labelled baseline only, ``kind: breakout_objects``)."""
+    from spikerl.agents.rstdp import make_features
+
+    cfg = resolve(name, "rstdp", None, {})
+    env = make_agent_vec_env(cfg.env, 1, 0, cfg.env_overrides)
+    features = make_features(cfg.rstdp.features, env.observation_space)
+    env.close()
+    assert not getattr(features, "game_specific", False), (name, type(features).__name__)
+
+
+def test_atari_presets_share_the_generic_pixel_encoder() -> None:
+    from spikerl.encoders import PixelGridConfig
+
+    kinds = {
+        n: type(resolve(n, "rstdp", None, {}).rstdp.features)
+        for n in ("Breakout", "Pong", "SpaceInvaders")
+    }
+    assert set(kinds.values()) == {PixelGridConfig}, kinds

@@ -187,7 +187,7 @@ def test_failed_start_leaves_no_run_folder(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     argv = ["train", "--env", "CartPole", "--runs-dir", str(runs), "--quiet"]
     with pytest.raises(ValueError, match="BreakoutFields"):
-        main([*argv, "--set", "rstdp.features.kind=breakout"])
+        main([*argv, "--set", "rstdp.features.kind=breakout_objects"])
     assert list(runs.iterdir()) == []
 
 

@@ -111,3 +111,17 @@ def test_env_state_of_another_env_is_refused(tmp_path: Path) -> None:
     state["envs"][0][0]["attrs"]["total_steps"] = "many"
     with pytest.raises(EnvStateError, match=r"total_steps: saved a str, the environment holds"):
         restore_env_state(_cartpole(), state)
+
+
+def test_moved_class_names_still_read() -> None:
+    """Files written before ``PixelGridConfig`` moved to ``spikerl.encoders`` name it
+    ``spikerl.agents.features.PixelGridConfig``: they decode to the same config."""
+    from spikerl.encoders import PixelGridConfig
+
+    cfg = PixelGridConfig(rows=5, cols=12)
+    obj, arrays = encode(cfg)
+    text = json.dumps(obj).replace(
+        "spikerl.encoders.pixels.PixelGridConfig", "spikerl.agents.features.PixelGridConfig"
+    )
+    assert "spikerl.agents.features.PixelGridConfig" in text
+    assert decode(json.loads(text), arrays) == cfg
