@@ -335,8 +335,15 @@ class ConvSTDPFeatures(nn.Module):
 
     def layer_outputs(self, images: Tensor, upto: int | None = None) -> list[Tensor]:
         """Spike times after each layer up to ``upto`` (inhibited and pooled)."""
+        return self.outputs_from_times(self.input_times(images), upto)
+
+    def outputs_from_times(self, t: Tensor, upto: int | None = None) -> list[Tensor]:
+        """:meth:`layer_outputs` from the input spike times ``[B, 2, H, W]`` (``T``: silent).
+
+        Each layer fires (:func:`conv_if_times`), lets one map fire per location
+        (:func:`inhibit_across_maps`) and pools (:func:`pool_times`).
+        """
         cfg = self.config
-        t = self.input_times(images)
         last = len(self.layers) if upto is None else upto + 1
         outs = []
         for i in range(last):
@@ -458,6 +465,36 @@ class ConvSTDPFeatures(nn.Module):
                 seen += min(batch_size, x.shape[0] - i)
                 if progress is not None:
                     progress(seen)
+
+    @torch.no_grad()
+    def reconstructions(self) -> list[Tensor]:
+        """Each layer's features drawn back into pixel space: ``[maps, h, w]`` per layer.
+
+        Layer 1: ``(w_on - w_off)`` transposed-convolved with the DoG kernel (the image
+        patch whose DoG response matches the kernel). Layer ``l > 1``: its kernel minus its
+        mean is spread over the pooling window of the layer below (weight ``1 / k^2`` each)
+        and every map of the layer below is replaced by its own drawing, placed at that
+        layer's spacing in pixels (the product of the pooling strides so far). Weighted
+        sums: a sketch of what each feature responds to, not an exact preimage (inhibition
+        and thresholds are left out).
+        """
+        cfg = self.config
+        w0 = self.conv(0).weight.detach()
+        dog = self.dog.view(1, 1, *self.dog.shape)
+        pix = F.conv_transpose2d(w0[:, :1] - w0[:, 1:2], dog)  # [C, 1, h, w]
+        out = [pix[:, 0]]
+        spacing = 1
+        for layer in range(1, len(self.layers)):
+            w = self.conv(layer).weight.detach()  # [C', C, k, k]
+            w = w - w.mean((1, 2, 3), keepdim=True)  # what it prefers over its mean input
+            pk, ps = cfg.pools[layer - 1]
+            c = w.shape[1]
+            spread = torch.full((c, 1, pk, pk), 1.0 / pk**2, dtype=w.dtype)
+            up = F.conv_transpose2d(w, spread, stride=ps, groups=c)  # in layer-below units
+            pix = F.conv_transpose2d(up, pix, stride=spacing)  # [C', 1, H, W]
+            spacing *= ps
+            out.append(pix[:, 0])
+        return out
 
     def convergence(self, layer: int) -> float:
         """Kheradpisheh's convergence ``C = mean w (1 - w)`` (0 when weights are binary)."""

@@ -15,13 +15,14 @@ from spikerl.plotting.curves import learning_curve, moving_average, state_traces
 from spikerl.plotting.export import figure_to_array, save_figure
 from spikerl.plotting.live import LivePlot, PanelFn, Source, is_headless
 from spikerl.plotting.spikes import firing_rates, input_spikes, spike_raster
-from spikerl.plotting.weights import conv_kernels, receptive_fields, weight_matrix
+from spikerl.plotting.weights import conv_features, conv_kernels, receptive_fields, weight_matrix
 
 __all__ = [
     "ArrayLike",
     "LivePlot",
     "PanelFn",
     "Source",
+    "conv_features",
     "conv_kernels",
     "figure_to_array",
     "firing_rates",

@@ -200,3 +200,63 @@ def conv_kernels(
     ax.set_title(title if title is not None else f"conv kernels {c_out}x{c_in}x{kh}x{kw}")
     fig.colorbar(im, ax=ax, label="w", shrink=0.8)
     return fig
+
+
+def conv_features(
+    features: Sequence[ArrayLike],
+    *,
+    titles: Sequence[str] | None = None,
+    n_cols: int | None = None,
+    cmap: str = "RdBu_r",
+    title: str | None = None,
+) -> Figure:
+    """Plot the learned features of a stack of convolutional layers, one panel per layer.
+
+    Each layer's features are images ``[maps, h, w]`` (e.g. kernels drawn back into pixel
+    space, :meth:`spikerl.models.conv_stdp.ConvSTDPFeatures.reconstructions`). Every
+    image is divided by its own largest absolute value, so it spans ``[-1, 1]`` and the
+    colours are comparable between images of different scale (red: the feature wants
+    light, blue: dark).
+
+    Args:
+        features: One ``[maps, h, w]`` array per layer.
+        titles: Panel titles (default ``layer 1``, ``layer 2``, ...).
+        n_cols: Tiles per row (default: about ``sqrt(maps)``).
+        cmap: Colormap (diverging).
+        title: Figure title.
+
+    Returns:
+        The figure.
+
+    Raises:
+        ValueError: No layers, a layer that is not a non-empty 3-D array, or a number of
+            titles that differs from the number of layers.
+    """
+    layers = [as_float(f, f"conv_features: features[{i}]") for i, f in enumerate(features)]
+    if not layers:
+        raise ValueError("conv_features: expected at least one layer of features")
+    for i, a in enumerate(layers):
+        if a.ndim != 3 or a.size == 0:
+            raise ValueError(
+                f"conv_features: features[{i}] must be [maps, h, w], got shape {shape_str(a)}"
+            )
+    names = list(titles) if titles is not None else [f"layer {i + 1}" for i in range(len(layers))]
+    if len(names) != len(layers):
+        raise ValueError(f"conv_features: {len(names)} titles for {len(layers)} layers")
+    mosaics = []
+    for a in layers:
+        peak = np.abs(a).max(axis=(1, 2), keepdims=True)
+        mosaics.append(tile_images(a / np.where(peak > 0, peak, 1.0), n_cols))
+    fig = Figure(figsize=(4.0 * len(layers) + 1.2, 4.4), layout="constrained")
+    axes = fig.subplots(1, len(layers), squeeze=False)[0]
+    im = None
+    for ax, mosaic, name, a in zip(axes, mosaics, names, layers, strict=True):
+        im = ax.imshow(mosaic, cmap=cmap, vmin=-1.0, vmax=1.0, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"{name}: {a.shape[0]} maps, {a.shape[1]}x{a.shape[2]} px")
+    assert im is not None
+    fig.colorbar(im, ax=list(axes), label="feature / max |feature|", shrink=0.8)
+    if title is not None:
+        fig.suptitle(title)
+    return fig

@@ -10,6 +10,15 @@ Modes:
   (:class:`~spikerl.models.supervised.SupervisedSTDP`), tested without forcing.
 * ``surrogate``: a spiking MLP trained by surrogate gradients
   (:class:`~spikerl.models.surrogate.SpikingMLP`, Adam, cosine schedule).
+* ``conv-stdp``: convolutional features learned by STDP under winner-take-all
+  (:class:`~spikerl.models.conv_stdp.ConvSTDPFeatures`, layer by layer on the first
+  ``--stdp-images`` training images) and a readout trained by reward-modulated STDP
+  (:class:`~spikerl.models.conv_stdp.RSTDPReadout`, decisions by spike votes) on the first
+  ``--limit`` training images for ``--epochs`` epochs; a logistic-regression readout of the
+  same features is reported beside it (:mod:`spikerl.tasks.conv_stdp`). The layers and the
+  readout are set by ``--set conv_stdp.KEY=VALUE`` and ``--set readout.KEY=VALUE``
+  (:class:`~spikerl.models.conv_stdp.ConvSTDPConfig`,
+  :class:`~spikerl.models.conv_stdp.ReadoutConfig`).
 
 Examples::
 
@@ -17,11 +26,14 @@ Examples::
     spikerl mnist --mode supervised --neurons 400 --track
     spikerl mnist --mode surrogate --epochs 10 --out runs/mnist_fc
     python -m spikerl.tasks.mnist --mode unsupervised --limit 2000 --test-limit 1000
+    spikerl mnist --mode conv-stdp --stdp-images 2000 --limit 10000 --set readout.per_class=20
 
-Writes into ``--out``: ``mnist_<mode>.pt`` (checkpoint, written to a temporary file then
-renamed, after every epoch), ``mnist_<mode>.json`` (results: accuracy, per-class accuracy,
-confusion matrix, timings, settings) and ``mnist_<mode>_fields.png`` (learned receptive
-fields). Prints the results as JSON on stdout; progress goes to stderr.
+Writes into ``--out`` (``<mode>`` with ``_`` for ``-``): ``mnist_<mode>.pt`` (checkpoint,
+written to a temporary file then renamed, after every epoch), ``mnist_<mode>.json``
+(results: accuracy, per-class accuracy, confusion matrix, timings, settings) and
+``mnist_<mode>_fields.png`` (learned receptive fields; conv-stdp:
+``mnist_conv_stdp_kernels.png``, its learned features). Prints the results as JSON on
+stdout; progress goes to stderr.
 
 With ``--track`` (wandb, offline when ``WANDB_API_KEY`` is unset) the run is monitored
 during training: every ``--track-every`` training images (STDP; default a tenth of the
@@ -48,7 +60,7 @@ import json
 import math
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +69,12 @@ from torch import Tensor
 
 from spikerl.config import to_plain
 from spikerl.core.io import atomic_torch_save, atomic_write_bytes
+from spikerl.models.conv_stdp import ConvSTDPConfig, ReadoutConfig
 
-MODES = ("unsupervised", "supervised", "surrogate")
+MODES = ("unsupervised", "supervised", "surrogate", "conv-stdp")
+
+#: Options that the conv-stdp mode has no use for (its layers are set by ``--set``).
+_NOT_CONV_STDP = ("neurons", "time", "theta_plus", "track")
 
 __all__ = ["MODES", "MnistSettings", "main", "parse_args", "run"]
 
@@ -68,10 +84,11 @@ class MnistSettings:
     """Resolved settings of one ``spikerl mnist`` run (saved with its results).
 
     Attributes:
-        mode: ``unsupervised``, ``supervised`` or ``surrogate``.
+        mode: ``unsupervised``, ``supervised``, ``surrogate`` or ``conv-stdp``.
         neurons: Excitatory neurons (STDP) or hidden units (surrogate).
-        epochs: Passes over the training images.
-        batch: Images per batch (STDP: presented in parallel, changes summed).
+        epochs: Passes over the training images (conv-stdp: the readout's epochs).
+        batch: Images per batch (STDP: presented in parallel, changes summed; conv-stdp:
+            images per STDP update of the convolutional layers).
         time: Presentation time in ms (STDP) or steps per image (surrogate).
         seed: Seed of weights, image order and spikes.
         limit: Use the first ``limit`` training images (``None``: all 60000).
@@ -88,6 +105,10 @@ class MnistSettings:
             the training set.
         track_images: Test images of each monitor point (and STDP labelling images).
         device: Torch device (``cpu``; ``cuda`` for the surrogate mode).
+        stdp_images: conv-stdp: the first ``stdp_images`` training images train each
+            convolutional layer by STDP.
+        conv_stdp: conv-stdp: the feature layers.
+        readout: conv-stdp: the R-STDP readout.
     """
 
     mode: str
@@ -108,6 +129,14 @@ class MnistSettings:
     track_every: int | None = None
     track_images: int = 1000
     device: str = "cpu"
+    stdp_images: int = 2000
+    conv_stdp: ConvSTDPConfig = field(default_factory=ConvSTDPConfig)
+    readout: ReadoutConfig = field(default_factory=ReadoutConfig)
+
+    @property
+    def stem(self) -> str:
+        """File stem of the run's outputs: ``mnist_<mode>`` with ``_`` for ``-``."""
+        return "mnist_" + self.mode.replace("-", "_")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -117,13 +146,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--mode", choices=MODES, default="unsupervised")
     p.add_argument("--neurons", type=int, default=None, help="STDP: 100; surrogate: 800 hidden")
-    p.add_argument("--epochs", type=int, default=None, help="STDP: 1; surrogate: 10")
     p.add_argument(
-        "--batch", type=int, default=None, help="STDP: 1 (paper protocol); surrogate: 100"
+        "--epochs", type=int, default=None, help="STDP: 1; surrogate: 10; conv-stdp readout: 5"
+    )
+    p.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        help="STDP: 1 (paper protocol); surrogate: 100; conv-stdp: 16 images per STDP update",
     )
     p.add_argument("--time", type=float, default=None, help="STDP: 350 ms; surrogate: 6 steps")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--limit", type=int, default=None, help="first N training images")
+    p.add_argument(
+        "--limit", type=int, default=None, help="first N training images (conv-stdp: readout's)"
+    )
+    p.add_argument(
+        "--stdp-images",
+        type=int,
+        default=2000,
+        help="conv-stdp: STDP images per convolutional layer (the first N; default 2000)",
+    )
     p.add_argument("--test-limit", type=int, default=None, help="first N test images")
     p.add_argument(
         "--label-images",
@@ -170,11 +212,19 @@ def parse_args(argv: list[str] | None = None) -> MnistSettings:
     p = _parser()
     a = p.parse_args(argv)
     sur = a.mode == "surrogate"
+    conv = a.mode == "conv-stdp"
+    if conv:
+        given = [n for n in _NOT_CONV_STDP if getattr(a, n) not in (None, False)]
+        if given:
+            p.error(
+                f"--{given[0].replace('_', '-')} does not apply to --mode conv-stdp (its layers "
+                "and readout are set by --set conv_stdp.KEY=VALUE and --set readout.KEY=VALUE)"
+            )
     data: dict[str, Any] = dict(
         mode=a.mode,
         neurons=a.neurons if a.neurons is not None else (800 if sur else 100),
-        epochs=a.epochs if a.epochs is not None else (10 if sur else 1),
-        batch=a.batch if a.batch is not None else (100 if sur else 1),
+        epochs=a.epochs if a.epochs is not None else (10 if sur else 5 if conv else 1),
+        batch=a.batch if a.batch is not None else (100 if sur else 16 if conv else 1),
         time=a.time if a.time is not None else (6.0 if sur else 350.0),
         seed=a.seed,
         limit=a.limit,
@@ -189,6 +239,7 @@ def parse_args(argv: list[str] | None = None) -> MnistSettings:
         track_every=a.track_every,
         track_images=a.track_images,
         device=a.device,
+        stdp_images=a.stdp_images,
     )
     from spikerl.config import ConfigError, merge, parse_set, validate
 
@@ -203,7 +254,8 @@ def parse_args(argv: list[str] | None = None) -> MnistSettings:
         check_device(s.device, s.mode)
     except ValueError as exc:
         p.error(str(exc))
-    for name in ("neurons", "epochs", "batch", "threads", "label_images", "track_images"):
+    names = ("neurons", "epochs", "batch", "threads", "label_images", "track_images", "stdp_images")
+    for name in names:
         if getattr(s, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1")
     if not s.time > 0:
@@ -234,6 +286,11 @@ def check_device(device: str, mode: str) -> torch.device:
         return dev
     if dev.type != "cuda":
         raise ValueError(f"--device {device!r}: only cpu and cuda are supported")
+    if mode == "conv-stdp":
+        raise ValueError(
+            f"--device {device}: the conv-stdp mode runs on the CPU only; use --mode surrogate "
+            "for a GPU, or --device cpu"
+        )
     if mode != "surrogate":
         raise ValueError(
             f"--device {device}: the {mode} STDP mode runs on the CPU only (its Poisson input "
@@ -538,12 +595,16 @@ def run(s: MnistSettings) -> dict[str, Any]:
     tracker = Tracker(s) if s.track else None
     if s.mode == "surrogate":
         body = _run_surrogate(s, data, tracker)
+    elif s.mode == "conv-stdp":
+        from spikerl.tasks.conv_stdp import run_conv_stdp
+
+        body = run_conv_stdp(s, data)
     else:
         body = _run_stdp(s, data, tracker)
     if tracker is not None:
         body["monitor"] = tracker.points
     result: dict[str, Any] = {
-        "task": f"mnist_{s.mode}",
+        "task": s.stem,
         "test_accuracy": body.pop("test_accuracy"),
         "n_train": int(data[1].shape[0]),
         "n_test": int(data[3].shape[0]),
@@ -554,7 +615,7 @@ def run(s: MnistSettings) -> dict[str, Any]:
     }
     out = Path(s.out)
     text = json.dumps(result, indent=2, allow_nan=True)
-    atomic_write_bytes((text + "\n").encode(), out / f"mnist_{s.mode}.json")
+    atomic_write_bytes((text + "\n").encode(), out / f"{s.stem}.json")
     if tracker is not None:
         tracker.finish(result, s.epochs * result["n_train"])
     return result
@@ -602,11 +663,13 @@ def script_main(mode: str, argv: list[str], repo_root: Path) -> int:
     """Entry point of ``scripts/mnist_{mode}.py``: ``spikerl mnist`` with fixed defaults.
 
     Defaults (each overridable by ``argv``): ``--mode mode --seed 0 --batch 1 --out
-    runs/mnist_<mode>``, and ``--data <repo_root>/../shared/data/mnist`` when that folder
-    exists and ``--data`` is not given.
+    runs/mnist_<mode>`` (no ``--batch`` for conv-stdp: its own default), and ``--data
+    <repo_root>/../shared/data/mnist`` when that folder exists and ``--data`` is not given.
     """
     shared = (repo_root / ".." / "shared" / "data" / "mnist").resolve()
-    defaults = ["--mode", mode, "--seed", "0", "--batch", "1", "--out", f"runs/mnist_{mode}"]
+    stem = "mnist_" + mode.replace("-", "_")
+    batch = [] if mode == "conv-stdp" else ["--batch", "1"]
+    defaults = ["--mode", mode, "--seed", "0", *batch, "--out", f"runs/{stem}"]
     if "--data" not in argv and shared.is_dir():
         defaults += ["--data", str(shared)]
     return main(defaults + argv)

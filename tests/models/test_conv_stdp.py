@@ -40,7 +40,7 @@ def _tiny_model() -> ConvSTDPFeatures:
     w[1, 0] = torch.tensor([[0.2, 0.9], [0.1, 0.3]])
     w[:, 1] = 0.4  # the "off" channel is silent: these weights can only be depressed
     with torch.no_grad():
-        m.layers[0].weight.copy_(w)
+        m.conv(0).weight.copy_(w)
     return m
 
 
@@ -52,7 +52,7 @@ def _hand_times() -> torch.Tensor:
 
 def test_if_times_by_hand() -> None:
     m = _tiny_model()
-    t, v = conv_if_times(_hand_times(), m.layers[0], 1.0, T)
+    t, v = conv_if_times(_hand_times(), m.conv(0), 1.0, T)
     # map 0: V(0,0) = .5 at t0, 1.0 at t1; (0,1): .5, 1.0 at t3; (1,0): 1.0 at t2; (1,1): t3.
     assert t[0, 0].tolist() == [[1, 3], [2, 3]]
     # map 1 at (0,0): .2 at t0, 1.1 at t1 (fires); (0,1): .2 + .3 = .5 < 1, silent.
@@ -64,7 +64,7 @@ def test_if_times_by_hand() -> None:
 def test_conv_stdp_weight_change_golden() -> None:
     """dw of both winners computed by hand from the rule dw = a+(1-w) / -a- w."""
     m = _tiny_model()
-    w0 = m.layers[0].weight.detach().clone()
+    w0 = m.conv(0).weight.detach().clone()
     plast = m.plasticity(0)
     dw = m.learn_from_times(0, _hand_times(), plast)
     # Winner 1: map 1 at (0,0), t_post = 1 (ties map 0's t = 1, larger potential 1.1).
@@ -79,7 +79,7 @@ def test_conv_stdp_weight_change_golden() -> None:
     want[0, 0] = torch.tensor([[0.05, -0.025], [-0.025, 0.05]])
     want[:, 1] = -0.02
     torch.testing.assert_close(dw, want, atol=1e-5, rtol=0)
-    torch.testing.assert_close(m.layers[0].weight.detach(), w0 + want, atol=1e-5, rtol=0)
+    torch.testing.assert_close(m.conv(0).weight.detach(), w0 + want, atol=1e-5, rtol=0)
 
 
 def test_wta_one_map_per_location() -> None:
@@ -100,6 +100,34 @@ def test_wta_one_map_per_location() -> None:
     first = torch.where(t < S, t, torch.full_like(t, 99)).amin(1)
     kept = torch.where(out < S, out, torch.full_like(out, 99)).amin(1)
     assert torch.equal(kept[fired_any], first[fired_any])
+
+
+def test_model_forward_lets_one_map_win_per_location() -> None:
+    """The model's own forward pass inhibits across maps (pooling 1x1 keeps locations)."""
+    m = _tiny_model()
+    raw, _ = conv_if_times(_hand_times(), m.conv(0), 1.0, T)
+    # Without inhibition both maps fire at (0,0) (t1; V 1.0 and 1.1) and at (1,1) (t3;
+    # V 1.0 and 1.0), only map 0 at (0,1) and (1,0).
+    assert raw[0].tolist() == [[[1, 3], [2, 3]], [[1, S], [S, 3]]]
+    out = m.outputs_from_times(_hand_times())[0]
+    # (0,0): map 1 (larger potential); (1,1): map 0 (equal potentials: lower index).
+    assert out[0].tolist() == [[[S, 3], [2, 3]], [[1, S], [S, S]]]
+    # On images: exactly one map per location where any fired, at the earliest time.
+    cfg = ConvSTDPConfig(
+        maps=(8,), kernels=(5,), thresholds=(6.0,), pools=((1, 1),), taps=((1, 1),),
+        winners=(1,), radius=(0,),
+    )  # fmt: skip
+    g = torch.Generator().manual_seed(2)
+    model = ConvSTDPFeatures(cfg, input_shape=(12, 12), generator=g)
+    images = torch.rand(3, 12, 12, generator=g)
+    t_in = model.input_times(images)
+    raw, _ = model.layer_times(0, t_in)
+    out = model.layer_outputs(images)[0]
+    fired = (raw < cfg.time_steps).sum(1)
+    assert int(fired.max()) > 1  # maps compete somewhere
+    assert torch.equal((out < cfg.time_steps).sum(1), (fired > 0).to(fired.dtype))
+    assert torch.equal(out.amin(1), raw.amin(1))
+    assert bool(((out == raw) | (out == cfg.time_steps)).all())  # winners keep their times
 
 
 def test_k_winners_distinct_maps_and_radius() -> None:
