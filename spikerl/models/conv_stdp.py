@@ -37,6 +37,7 @@ networks", Pattern Recognition 94:87), on the core's pieces:
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,6 +57,8 @@ from spikerl.learning.traces import TraceMode
 __all__ = [
     "ConvSTDPConfig",
     "ConvSTDPFeatures",
+    "Decision",
+    "Learner",
     "RSTDPReadout",
     "ReadoutConfig",
     "conv_if_times",
@@ -123,6 +126,22 @@ class ConvSTDPConfig:
             raise ValueError(f"time_steps must be >= 2, got {self.time_steps}")
         if self.dog_size % 2 != 1:
             raise ValueError(f"dog_size must be odd, got {self.dog_size}")
+        for name in ("maps", "kernels", "winners"):
+            if min(getattr(self, name)) < 1:
+                raise ValueError(f"{name}: every entry must be >= 1, got {getattr(self, name)}")
+        if min(self.radius) < 0:
+            raise ValueError(f"radius: every entry must be >= 0, got {self.radius}")
+        if not all(th > 0 and math.isfinite(th) for th in self.thresholds):
+            raise ValueError(
+                f"thresholds: every entry must be finite and > 0, got {self.thresholds}"
+            )
+        pairs = [*self.pools, *(t for t in self.taps if t is not None)]
+        if any(len(p) != 2 or min(p) < 1 for p in pairs):
+            raise ValueError(f"pools and taps: (kernel, stride) pairs >= 1, got {pairs}")
+        if not 0 < self.a_plus <= self.a_plus_max or self.a_minus_ratio < 0:
+            raise ValueError("need 0 < a_plus <= a_plus_max and a_minus_ratio >= 0")
+        if self.rate_every < 1:
+            raise ValueError(f"rate_every must be >= 1, got {self.rate_every}")
 
 
 def dog_kernel(size: int, sigma_centre: float, sigma_surround: float) -> Tensor:
@@ -502,6 +521,28 @@ class ConvSTDPFeatures(nn.Module):
         return float((w * (1 - w)).mean())
 
 
+class Decision(enum.Enum):
+    """How the readout's spikes decide the label.
+
+    ``SUM``: the population with most spikes in all (a population vote). ``MAX``: the
+    population of the single neuron with most spikes.
+    """
+
+    SUM = "sum"
+    MAX = "max"
+
+
+class Learner(enum.Enum):
+    """Which readout neurons keep their spikes for learning (lateral inhibition).
+
+    ``POPULATION``: every neuron of the winning population. ``NEURON``: only its neuron
+    with most spikes (ties by a seeded draw).
+    """
+
+    POPULATION = "population"
+    NEURON = "neuron"
+
+
 @dataclass(frozen=True)
 class ReadoutConfig:
     """Settings of :class:`RSTDPReadout`.
@@ -513,6 +554,15 @@ class ReadoutConfig:
         norm: Each readout neuron's total input weight (``None``: free).
         init_mean: Mean initial weight.
         init_std: Standard deviation of the initial weights.
+        a_minus: MSTDP's ``A-`` (<= 0; ``A+ = 1``): pairs in which a feature fires after
+            a readout spike.
+        gamma_decay: ``gamma`` is multiplied by this after every epoch.
+        decision: How spikes decide (:class:`Decision`).
+        learner: Which neurons learn (:class:`Learner`).
+        batch_size: Images per update (changes summed, weights fixed within a batch).
+        input_norm: Divisive input normalisation (feedforward inhibition): each image's
+            feature spikes count ``input_norm / n`` each, ``n`` its number of feature
+            spikes, so every image brings the same total drive (``None``: each counts 1).
     """
 
     per_class: int = 10
@@ -523,28 +573,35 @@ class ReadoutConfig:
     init_std: float = 0.02
     a_minus: float = 0.0
     gamma_decay: float = 1.0
-    decision: str = "sum"
-    learner: str = "neuron"
+    decision: Decision = Decision.SUM
+    learner: Learner = Learner.NEURON
     batch_size: int = 100
+    input_norm: float | None = None
 
     def __post_init__(self) -> None:
-        if self.decision not in ("sum", "max"):
-            raise ValueError(f"decision must be 'sum' or 'max', got {self.decision!r}")
-        if self.learner not in ("population", "neuron"):
-            raise ValueError(f"learner must be 'population' or 'neuron', got {self.learner!r}")
+        for name in ("per_class", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("threshold", "gamma_decay", "input_norm", "norm"):
+            v = getattr(self, name)
+            if v is not None and not (v > 0 and math.isfinite(v)):
+                raise ValueError(f"{name} must be a finite number > 0, got {v}")
+        if self.a_minus > 0:
+            raise ValueError(f"a_minus must be <= 0, got {self.a_minus}")
 
 
 class RSTDPReadout:
     """10 label populations of IF neurons on feature spikes, trained by MSTDP.
 
     Feature unit ``j`` spikes once at ``t_j`` (``T``: silent). Readout neuron ``n`` (reset
-    by subtraction, no leak) has ``V_n[t] = sum_{j: t_j <= t} w_jn`` and
-    ``floor(V_n[t] / theta)`` spikes up to step ``t``. The decision is the population with
-    most spikes (ties by a draw from ``generator``). Lateral inhibition between
-    populations leaves only the winner's spikes for learning; MSTDP (Florian 2007) then
-    changes ``dw = gamma r sum_t (A+ x_pre[t] s_post[t] + A- x_post^-[t] s_pre[t])`` with
-    ``r = +miss rate`` if the decision was right and ``r = -hit rate`` if wrong
-    (Mozafari et al. 2019; running rates over the previous epoch, 0.5 at the start).
+    by subtraction, no leak) has ``V_n[t] = c sum_{j: t_j <= t} w_jn`` (``c = 1``, or
+    ``input_norm / n_spikes`` with divisive normalisation) and ``floor(V_n[t] / theta)``
+    spikes up to step ``t``. The decision is the population with most spikes
+    (:class:`Decision`; ties by a draw from ``generator``). Lateral inhibition between
+    populations leaves only the winner's spikes for learning (:class:`Learner`); MSTDP
+    (Florian 2007) then changes ``dw = gamma r sum_t (A+ x_pre[t] s_post[t] + A- x_post^-[t]
+    s_pre[t])`` with ``r = +miss rate`` if the decision was right and ``r = -hit rate`` if
+    wrong (Mozafari et al. 2019; running rates over the previous epoch, 0.5 at the start).
 
     Args:
         n_features: ``F``.
@@ -595,6 +652,9 @@ class RSTDPReadout:
         """Input raster ``[T, B, F]`` and readout spikes per step ``[T, B, N]``."""
         pre = self._raster(times)
         v = pre.cumsum(0) @ self.projection.weight
+        if self.config.input_norm is not None:
+            n = pre.sum((0, 2)).clamp(min=1.0).view(1, -1, 1)
+            v = v * (self.config.input_norm / n)
         count = torch.floor(v.clamp(min=0.0) / self.config.threshold)
         post = torch.diff(count, dim=0, prepend=torch.zeros_like(count[:1]))
         return pre, post
@@ -607,7 +667,7 @@ class RSTDPReadout:
 
     def _population_counts(self, post: Tensor) -> Tensor:
         counts = post.sum(0).view(post.shape[1], self.n_classes, -1)
-        return counts.sum(2) if self.config.decision == "sum" else counts.amax(2)
+        return counts.sum(2) if self.config.decision is Decision.SUM else counts.amax(2)
 
     def _decide(self, post: Tensor) -> Tensor:
         return self._draw_argmax(self._population_counts(post))
@@ -619,7 +679,7 @@ class RSTDPReadout:
             self._decide(self.spikes(times[i : i + batch_size])[1])
             for i in range(0, times.shape[0], batch_size)
         ]
-        return torch.cat(out)
+        return torch.cat(out) if out else torch.empty(0, dtype=torch.int64)
 
     @torch.no_grad()
     def train_epoch(self, times: Tensor, labels: Tensor) -> float:
@@ -642,7 +702,7 @@ class RSTDPReadout:
             right = pred == labels[idx]
             hits += int(right.sum())
             mask = (torch.arange(self.n_classes * P).view(1, -1) // P) == pred.view(-1, 1)
-            if self.config.learner == "neuron":
+            if self.config.learner is Learner.NEURON:
                 counts = post.sum(0).masked_fill(~mask, -1.0)
                 mask = torch.zeros_like(mask).scatter_(1, self._draw_argmax(counts)[:, None], True)
             post = post * mask.unsqueeze(0).to(post.dtype)

@@ -70,6 +70,9 @@ def test_conv_stdp_defaults() -> None:
         (["--set", "conv_stdp.mapz=[4]"], "did you mean 'maps'"),
         (["--set", "readout.per_class=two"], "readout.per_class: expected an integer"),
         (["--set", "readout.gamma=-1"], "readout.gamma: -1.0 is outside the allowed range"),
+        (["--set", "readout.per_class=0"], "per_class must be >= 1"),
+        (["--set", "readout.decision=vote"], "readout.decision: 'vote' is not one of"),
+        (["--set", "conv_stdp.thresholds=[0, 1]"], "thresholds: every entry must be finite"),
     ],
 )
 def test_conv_stdp_bad_arguments(
