@@ -1,6 +1,8 @@
 """R-STDP on Breakout (ALE/Breakout-v5, sticky actions, from pixels, full games).
 
-Trains with the ``Breakout`` preset (ball/paddle features from the grey frames), keeps the
+Trains with the ``Breakout`` preset (its default encoder is the generic pixel grid,
+:class:`spikerl.encoders.PixelGrid`; ``--set rstdp.features.kind=breakout_objects`` trains the
+game-specific ball/paddle baseline that the earlier results in the README used), keeps the
 best weights by periodic greedy evaluation, then evaluates them and the final weights on
 ``--eval-episodes`` full games each (actions by the spike vote, ties by a seeded draw; the
 tie fraction is reported) beside constant-action controls in the same wrapper setup (FIRE
