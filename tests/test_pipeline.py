@@ -41,11 +41,11 @@ def _count_autoreset_steps(mode: gym.vector.AutoresetMode) -> tuple[int, list[in
     seen: list[np.ndarray] = []
     orig = p.plasticity
 
-    def spy(r, boot, term, valid, prog):  # type: ignore[no-untyped-def]
+    def spy(r, boot, term, valid, *args, **kwargs):  # type: ignore[no-untyped-def]
         seen.append(valid.copy())
-        return orig(r, boot, term, valid, prog)
+        return orig(r, boot, term, valid, *args, **kwargs)
 
-    p.plasticity = spy  # type: ignore[method-assign]
+    p.plasticity = spy  # type: ignore[method-assign, assignment]
     res = p.run(1500, seed=1)
     masked = int(sum((~v).sum() for v in seen))
     return masked, res.episode_lengths, res.steps

@@ -34,7 +34,7 @@ from spikerl.agents.features import (
     OneHot,
     OneHotConfig,
 )
-from spikerl.agents.finite import check_observation, check_transition
+from spikerl.agents.finite import check_observation
 from spikerl.agents.learner import RSTDPLearner, UpdateStats
 from spikerl.agents.network import (
     ActorState,
@@ -450,30 +450,28 @@ class RSTDP(BaseAlgorithm):
         margin = 0.0
         steps_since_log = 0
         third_factor: list[float] = []  # dashboards: histogram of the TD errors
+        from spikerl.pipeline import Pipeline  # the one loop (it imports the agents' parts)
+
+        pipe = Pipeline(env, learner, life_loss_terminal=lc.life_loss_terminal)
+        pipe.lives = self._lives
         while self.num_timesteps < total_timesteps:
-            learner.reset(np.asarray(self._last_episode_starts))
-            obs = np.asarray(self._last_obs)
-            actions = learner.act(obs)
-            new_obs, rewards, dones, infos = env.step(actions)
-            check_transition(obs, new_obs, rewards, infos, self.num_timesteps + env.num_envs)
-            self.num_timesteps += env.num_envs
-            boot = np.asarray(new_obs).copy() if dones.any() else np.asarray(new_obs)
-            terminated = np.zeros(env.num_envs, dtype=bool)
-            if lc.life_loss_terminal:
-                lives = np.array([info.get("lives", 0) for info in infos])
-                if self._lives is not None:
-                    terminated |= (lives < self._lives) & ~dones
-                self._lives = lives
-            for i in np.flatnonzero(dones):
-                info = infos[i]
-                if "terminal_observation" in info:
-                    boot[i] = info["terminal_observation"]
-                terminated[i] = not info.get("TimeLimit.truncated", False)
-            self._update_current_progress_remaining(self.num_timesteps, total_timesteps)
+            # the step's progress (after it) sets its learning rate
+            self._update_current_progress_remaining(
+                self.num_timesteps + env.num_envs, total_timesteps
+            )
             frac = lc.lr_final_fraction + (1.0 - lc.lr_final_fraction) * (
                 self._current_progress_remaining
             )
-            stats = learner.update(np.asarray(rewards), boot, terminated, frac, stale=dones)
+            pipe.num_timesteps = self.num_timesteps
+            st, stats = pipe.step(
+                np.asarray(self._last_obs), np.asarray(self._last_episode_starts), frac
+            )
+            assert stats is not None
+            self.num_timesteps += env.num_envs
+            self._lives = pipe.lives
+            # SB3's names (callbacks read ``dones`` and ``infos`` from the locals)
+            actions, new_obs, rewards = st.actions, st.obs, st.rewards
+            dones, infos = st.done, st.infos
             self.last_stats = stats
             if learner.last is not None:
                 n_tied += float(learner.last.tied.mean())

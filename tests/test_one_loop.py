@@ -1,0 +1,162 @@
+"""One loop: ``RSTDP.learn`` and ``Pipeline.run`` both step through ``Pipeline.step``.
+
+* ``RSTDP.learn`` learns bit for bit what its own loop learned before it ran through the
+  Pipeline (that loop is kept here, verbatim, without the logging).
+* ``Pipeline.run`` on a Gymnasium env and ``RSTDP.learn`` on SB3's VecEnv of the same env
+  learn the same weights from the same seed (constant learning rate: the two schedules
+  are written differently), for the private agent and for a parts policy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from stable_baselines3.common.env_util import make_vec_env
+
+from spikerl.agents import RSTDP
+from spikerl.agents.finite import check_transition
+from spikerl.agents.presets import load_agent_preset
+from spikerl.agents.rstdp import RSTDPConfig
+from spikerl.core import LIF, DenseProjection, Input, LateralProjection, Network, Uniform
+from spikerl.decoders import PopulationVoteDecoder
+from spikerl.encoders import GaussianPopulationEncoder
+from spikerl.pipeline import Pipeline
+
+
+def _legacy_learn(model: RSTDP, total_timesteps: int) -> None:
+    """The act -> env step -> update loop ``RSTDP.learn`` ran before ``Pipeline.step``."""
+    obs_before = model._last_obs
+    total_timesteps, _ = model._setup_learn(total_timesteps, None, True, "RSTDP", False)
+    env = model.env
+    assert env is not None
+    learner = model.learner
+    if model._last_obs is not obs_before:
+        learner.forget_observations()
+    lc = model.config.learn
+    while model.num_timesteps < total_timesteps:
+        learner.reset(np.asarray(model._last_episode_starts))
+        obs = np.asarray(model._last_obs)
+        actions = learner.act(obs)
+        new_obs, rewards, dones, infos = env.step(actions)
+        check_transition(obs, new_obs, rewards, infos, model.num_timesteps + env.num_envs)
+        model.num_timesteps += env.num_envs
+        boot = np.asarray(new_obs).copy() if dones.any() else np.asarray(new_obs)
+        terminated = np.zeros(env.num_envs, dtype=bool)
+        if lc.life_loss_terminal:
+            lives = np.array([info.get("lives", 0) for info in infos])
+            if model._lives is not None:
+                terminated |= (lives < model._lives) & ~dones
+            model._lives = lives
+        for i in np.flatnonzero(dones):
+            info = infos[i]
+            if "terminal_observation" in info:
+                boot[i] = info["terminal_observation"]
+            terminated[i] = not info.get("TimeLimit.truncated", False)
+        model._update_current_progress_remaining(model.num_timesteps, total_timesteps)
+        frac = lc.lr_final_fraction + (1.0 - lc.lr_final_fraction) * (
+            model._current_progress_remaining
+        )
+        learner.update(np.asarray(rewards), boot, terminated, frac, stale=dones)
+        model._last_obs = new_obs  # type: ignore[assignment]
+        model._last_episode_starts = dones
+
+
+def _parts() -> dict[str, Any]:
+    g = torch.Generator().manual_seed(0)
+    enc = GaussianPopulationEncoder(
+        [-2.4, -3.0, -0.21, -3.5], [2.4, 3.0, 0.21, 3.5], neurons_per_dim=8, time_steps=8
+    )
+    net = Network(dt=1.0)
+    net.add_population("input", Input(enc.output_size))
+    net.add_population("hidden", LIF(16))
+    net.add_population("action", LIF(8))
+    net.connect(
+        "input", "hidden", DenseProjection(enc.output_size, 16, Uniform(0, 4.0), generator=g)
+    )
+    net.connect("hidden", "action", DenseProjection(16, 8, Uniform(0, 8.0), generator=g))
+    net.connect("action", "action", LateralProjection.inhibition(8, strength=2.0))
+    return dict(
+        network=net,
+        encoder=enc,
+        decoder=PopulationVoteDecoder(2, 4),
+        plastic=["input->hidden", "hidden->action"],
+    )
+
+
+def _weights(model: RSTDP) -> list[np.ndarray]:
+    learner: Any = model.learner
+    if hasattr(learner, "plasticities"):
+        ws = [p.projection.weight.detach().numpy().copy() for p in learner.plasticities]
+        return [*ws, np.asarray(learner.critic).copy()]
+    net = model.policy.net
+    return [net.w_np.copy(), net.critic_np.copy()]
+
+
+@pytest.mark.parametrize("n_envs", [1, 2])
+def test_rstdp_learn_learns_what_its_own_loop_learned(n_envs: int) -> None:
+    cfg = load_agent_preset("rstdp", "CartPole")
+
+    def model() -> RSTDP:
+        env = make_vec_env("CartPole-v1", n_envs=n_envs, seed=0)
+        return RSTDP("SpikingPolicy", env, cfg, seed=0)
+
+    new, old = model(), model()
+    new.learn(600)
+    _legacy_learn(old, 600)
+    assert new.num_timesteps == old.num_timesteps
+    for a, b in zip(_weights(new), _weights(old), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_rstdp_learn_of_a_parts_policy_learns_what_its_own_loop_learned() -> None:
+    def model() -> RSTDP:
+        return RSTDP("SpikingPolicy", gym.make("CartPole-v1"), policy_kwargs=_parts(), seed=0)
+
+    new, old = model(), model()
+    new.learn(200)
+    _legacy_learn(old, 200)
+    for a, b in zip(_weights(new), _weights(old), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("parts", [False, True], ids=["private", "parts"])
+def test_pipeline_run_and_rstdp_learn_are_one_loop(parts: bool) -> None:
+    """Same seed, same env: SB3's VecEnv through ``RSTDP.learn`` and the Gymnasium env
+    through ``Pipeline.run`` give the same weights (episodes included)."""
+    steps = 200 if parts else 800
+
+    def model() -> RSTDP:
+        if parts:
+            cfg = RSTDPConfig()
+            kwargs: dict[str, Any] = {"policy_kwargs": _parts()}
+        else:
+            cfg = load_agent_preset("rstdp", "CartPole")
+            kwargs = {}
+        cfg = dataclasses.replace(cfg, learn=dataclasses.replace(cfg.learn, lr_final_fraction=1.0))
+        return RSTDP("SpikingPolicy", gym.make("CartPole-v1"), cfg, seed=0, **kwargs)
+
+    a, b = model(), model()
+    a.learn(steps)
+    res = Pipeline(gym.make("CartPole-v1"), b, log_every=10**9).run(steps, seed=0)
+    assert res.steps == steps and len(res.episode_returns) >= 2
+    assert a.ep_info_buffer is not None
+    assert [e["l"] for e in a.ep_info_buffer] == res.episode_lengths
+    for x, y in zip(_weights(a), _weights(b), strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_pipeline_runs_on_an_sb3_vec_env() -> None:
+    """An SB3 VecEnv (same-step reset, ``terminal_observation``) runs through ``run`` too."""
+    cfg = load_agent_preset("rstdp", "CartPole")
+    env = make_vec_env("CartPole-v1", n_envs=2, seed=0)
+    model = RSTDP("SpikingPolicy", env, cfg, seed=0)
+    w0 = model.policy.net.w_np.copy()
+    res = Pipeline(env, model, log_every=50).run(400, seed=1)
+    assert res.steps == 400 and len(res.logs) == 4 and res.episode_lengths
+    assert sum(res.episode_lengths) <= 400
+    assert not np.array_equal(model.policy.net.w_np, w0)
