@@ -9,7 +9,8 @@ Usage::
 For every encoder and seed: train the ``Breakout`` preset (``spikerl train --env Breakout``'s
 code path, :func:`spikerl.runs.train.train_run`; ``pixels`` is the preset's default, the
 generic :class:`spikerl.encoders.PixelGrid`; ``breakout_objects`` is the game-specific
-baseline, run on ``--baseline-seeds`` only), then evaluate BOTH the final weights and the
+baseline with its own network settings, :data:`BASELINE`, run on ``--baseline-seeds`` only),
+then evaluate BOTH the final weights and the
 best checkpoint of the periodic evaluations on ``--games`` full greedy games of a fresh env
 of the recipe (seed ``10000 + seed``). Actions are decided by the spike vote (ties by a
 seeded draw); every score comes with its tie fraction and action counts. ``--set`` overrides
@@ -20,6 +21,7 @@ line per run and writes all rows to ``--out``. Compare with ``scripts/atari_cont
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import pathlib
 import tempfile
@@ -27,6 +29,14 @@ import time
 from typing import Any
 
 import numpy as np
+
+#: The ball/paddle baseline's own network settings (the Breakout preset's before it switched
+#: to generic pixels): its ~134 features are sparse, so synapses are strong.
+BASELINE: dict[str, Any] = {
+    "features": {"kind": "breakout_objects"},
+    "snn": {"sim_steps": 4, "w_init_low": 3.0, "w_init": 5.0, "w_inh": 4.0},
+    "learn": {"lr_actor": 4.0, "weight_norm": False},
+}
 
 
 def _greedy(path: pathlib.Path, cfg: Any, seed: int, games: int) -> dict[str, Any]:
@@ -63,8 +73,10 @@ def run(
     from spikerl.runs.train import train_run
 
     over: dict[str, Any] = {"seed": seed, "timesteps": timesteps, "final_eval_episodes": 1}
-    if encoder != "pixels":
-        over["rstdp"] = {"features": {"kind": encoder}}
+    if encoder == "breakout_objects":
+        over["rstdp"] = copy.deepcopy(BASELINE)
+    elif encoder != "pixels":
+        raise ValueError(f"unknown encoder {encoder!r}: pixels or breakout_objects")
     over = merge(over, parse_set(list(sets or [])))
     cfg = resolve("Breakout", agent="rstdp", overrides=over)
     run_dir = create_run_dir(runs_dir, cfg)
