@@ -316,8 +316,9 @@ class SpikingActorCritic(nn.Module):
         return ActorState(*(s * keep for s in state))
 
     def value(self, phi: np.ndarray) -> np.ndarray:
-        """Critic ``V = w_c . phi`` for features ``[B, F]`` -> ``[B]``."""
-        return phi @ self.critic_np
+        """Critic ``V = w_c . phi`` for features ``[B, F]`` -> ``[B]``
+        (:meth:`spikerl.learning.critic.TDLambdaCritic.values`)."""
+        return TDLambdaCritic.values(self.critic_np, phi)
 
     def step(
         self,
