@@ -8,6 +8,7 @@ R-STDP agent's input population as a per-step spike probability.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,6 +92,9 @@ class PixelGrid:
         self._c0 = np.linspace(0, self.w, c.cols + 1).astype(np.int64)[:-1]
         cells = c.rows * c.cols
         self.n_features = cells * (3 if self.use_motion else 1) + int(c.bias)
+        # pixel row / column -> grid cell row / column (the compiled path's lookup tables)
+        self._row_cell = np.searchsorted(self._r0, np.arange(self.h), side="right") - 1
+        self._col_cell = np.searchsorted(self._c0, np.arange(self.w), side="right") - 1
 
     def foreground(self, frames: np.ndarray) -> np.ndarray:
         """Boolean foreground ``f(x)`` of ``[B, H, W]`` frames (distance from each frame's
@@ -124,6 +128,18 @@ class PixelGrid:
         want = (self.stack, self.h, self.w) if self.stack > 1 else (self.h, self.w)
         if x.shape[1:] != want:
             raise ValueError(f"PixelGrid: expected frames [B, {list(want)}], got {list(x.shape)}")
+        kernel = _kernel() if x.dtype == np.uint8 else None
+        if kernel is None:
+            return self.features_numpy(x)
+        frames = x.reshape(x.shape[0], -1, self.h, self.w)
+        out = np.empty((x.shape[0], self.n_features))
+        c = self.config
+        kernel(np.ascontiguousarray(frames), self.cut, self._row_cell, self._col_cell,
+               c.rows, c.cols, self.use_motion, c.bias, out)  # fmt: skip
+        return out
+
+    def features_numpy(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`__call__` in NumPy (the reference of the compiled path for uint8 frames)."""
         last = self.foreground(x[:, -1] if self.stack > 1 else x)
         parts = [self.pool(last)]
         if self.use_motion:
@@ -132,3 +148,56 @@ class PixelGrid:
         if self.config.bias:
             parts.append(np.ones((x.shape[0], 1)))
         return np.concatenate(parts, axis=1)
+
+
+def _kernel() -> Any:
+    """The compiled feature map for uint8 frames (``None`` without numba or with kernels
+    disabled by ``SPIKERL_NO_KERNELS=1``)."""
+    from spikerl.core import kernels
+
+    return _compile() if kernels.enabled() else None
+
+
+@functools.cache
+def _compile() -> Any:
+    import numba
+
+    @numba.njit(cache=True, nogil=True)  # type: ignore[misc]
+    def mode(frame):  # type: ignore[no-untyped-def]
+        hist = np.zeros(256, dtype=np.int64)
+        for r in range(frame.shape[0]):
+            for c in range(frame.shape[1]):
+                hist[frame[r, c]] += 1
+        m = 0
+        for v in range(256):  # the first most common value, as bincount().argmax()
+            if hist[v] > hist[m]:
+                m = v
+        return float(m)
+
+    @numba.njit(cache=True, nogil=True)  # type: ignore[misc]
+    def features(frames, cut, row_cell, col_cell, rows, cols, motion, bias, out):  # type: ignore[no-untyped-def]
+        b, k, h, w = frames.shape
+        cells = rows * cols
+        out[:] = 0.0
+        for i in range(b):
+            x_last = frames[i, k - 1]
+            m_last = mode(x_last)
+            x_prev = frames[i, k - 2] if motion else x_last
+            m_prev = mode(x_prev) if motion else m_last
+            for r in range(h):
+                base = row_cell[r] * cols
+                for c in range(w):
+                    j = base + col_cell[c]
+                    a = abs(float(x_last[r, c]) - m_last) > cut
+                    if a:
+                        out[i, j] = 1.0
+                    if motion:
+                        p = abs(float(x_prev[r, c]) - m_prev) > cut
+                        if a and not p:
+                            out[i, cells + j] = 1.0
+                        elif p and not a:
+                            out[i, 2 * cells + j] = 1.0
+            if bias:
+                out[i, out.shape[1] - 1] = 1.0
+
+    return features

@@ -67,3 +67,24 @@ def test_one_instance_runs_on_frames_of_three_games() -> None:
         assert phi[:, :cells].sum(1).min() > 0, game  # foreground in every frame
         assert phi[:, cells : 3 * cells].sum() > 0, game  # ON/OFF motion somewhere
         assert (phi[:, -1] == 1).all()
+
+
+@pytest.mark.parametrize(
+    ("shape", "config"),
+    [
+        ((2, 210, 160), PixelGridConfig()),
+        ((2, 6, 8), PixelGridConfig(rows=2, cols=2)),
+        ((3, 5), PixelGridConfig(rows=1, cols=2, bias=False)),
+        ((3, 9, 7), PixelGridConfig(rows=4, cols=3, motion=False)),
+        ((3, 9, 7), PixelGridConfig(rows=4, cols=3, threshold=0.3)),
+    ],
+)
+def test_compiled_path_equals_numpy_reference(
+    shape: tuple[int, ...], config: PixelGridConfig
+) -> None:
+    rng = np.random.default_rng(1)
+    enc = PixelGrid(config, spaces.Box(0, 255, shape, dtype=np.uint8))
+    x = (rng.random((6, *shape)) < 0.2) * rng.integers(0, 256, (6, *shape))
+    x = x.astype(np.uint8)
+    x[0] = 7  # a blank frame: no foreground
+    np.testing.assert_array_equal(enc(x), enc.features_numpy(x))
