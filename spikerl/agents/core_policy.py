@@ -46,6 +46,7 @@ from spikerl.decoders.base import DiscreteDecoder, TieBreak
 from spikerl.decoders.vote import vote
 from spikerl.encoders.base import Encoder
 from spikerl.encoders.population import GaussianPopulationEncoder
+from spikerl.learning import actor
 from spikerl.learning.plasticity import Plasticity
 from spikerl.learning.rules import MSTDPET
 
@@ -485,12 +486,9 @@ class NetworkLearner:
         x_next = self.policy.encode(bootstrap_obs, self.generator)
         phi_next = _rates(x_next)
         td, v, r = self.td.td_error(self.critic, self._phi, phi_next, rewards, terminated, mask)
-        if lc.modulation is Modulation.TD_ERROR:
-            mod = td
-        else:
-            mod = np.clip(r, -lc.delta_clip, lc.delta_clip)
-            if mask is not None:
-                mod = mod * mask
+        mod = actor.third_factor(
+            td, r, mask, td_error=lc.modulation is Modulation.TD_ERROR, clip=lc.delta_clip
+        )
         b = len(r)
         self.td.update(self.critic, self.z_critic, self._phi, td, lr_fraction)
         signal = torch.from_numpy(np.asarray(lr_fraction * lc.lr_actor * mod, dtype=np.float64))

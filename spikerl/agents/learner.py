@@ -2,8 +2,9 @@
 
 One environment step of the agent is ``act`` (features -> spiking window -> actions, STDP
 pair sums into the eligibility) followed by ``update`` (third factor -> weight change).
-The critic is :class:`spikerl.learning.critic.TDLambdaCritic` (the compiled update fuses
-its arithmetic with the actor's; the module is the reference). The object holds the
+The critic is :class:`spikerl.learning.critic.TDLambdaCritic` and the actor's three-factor
+update is :mod:`spikerl.learning.actor` (the compiled update fuses both; the modules are its
+reference). The object holds the
 per-environment learning state; it knows nothing of SB3.
 """
 
@@ -23,6 +24,7 @@ from spikerl.agents.network import (
     SpikingActorCritic,
     StepOutput,
 )
+from spikerl.learning import actor
 
 
 @dataclass
@@ -108,8 +110,7 @@ class RSTDPLearner:
         )
         if learn:
             elig, zc = self.learn_state
-            elig *= self.learn.gamma * self.learn.lam_actor
-            elig += out.z
+            actor.accumulate_eligibility(elig, out.z, self.learn.gamma * self.learn.lam_actor)
             self.td.accumulate(zc, phi)
         self._phi = phi
         self.last = out
@@ -175,7 +176,7 @@ class RSTDPLearner:
                 lc.delta_clip,
                 lc.modulation is Modulation.TD_ERROR,
                 self.td.step_size(lr_fraction, b),
-                lr_fraction * lc.lr_actor / (net.n_features * b),
+                actor.actor_step_size(lr_fraction, lc.lr_actor, net.n_features, b),
                 net.snn.wmin,
                 net.snn.wmax,
                 self._col_mean(),
@@ -206,9 +207,10 @@ class RSTDPLearner:
         lr_fraction: float,
         mask: np.ndarray | None,
     ) -> UpdateStats:
-        """NumPy reference of the update's arithmetic (see :meth:`update`): the critic's
-        TD error and step (:class:`~spikerl.learning.critic.TDLambdaCritic`), then the
-        actor's ``dW = rho lr_actor / (F B) sum_b m_b e_b`` with bounds and normalisation."""
+        """NumPy path of the update (see :meth:`update`): the critic's TD error and step
+        (:class:`~spikerl.learning.critic.TDLambdaCritic`), then the actor's
+        ``dW = rho lr_actor / (F B) sum_b m_b e_b`` with bounds and normalisation
+        (:mod:`spikerl.learning.actor`, the reference of the compiled kernel)."""
         assert self._phi is not None
         lc = self.learn
         net = self.net
@@ -216,21 +218,13 @@ class RSTDPLearner:
         crit = net.critic_np
         ls = self.learn_state
         td, v, r = self.td.td_error(crit, phi, phi_next, rewards, terminated, mask)
-        if lc.modulation is Modulation.TD_ERROR:
-            mod = td
-        else:
-            mod = np.clip(r, -lc.delta_clip, lc.delta_clip)
-            if mask is not None:
-                mod = mod * mask
-        b = len(r)
-        f = net.n_features
+        mod = actor.third_factor(
+            td, r, mask, td_error=lc.modulation is Modulation.TD_ERROR, clip=lc.delta_clip
+        )
         self.td.update(crit, ls.z_critic, phi, td, lr_fraction)
-        dw = (lr_fraction * lc.lr_actor / (f * b)) * np.tensordot(mod, ls.elig, axes=1)
-        w = net.w_np
-        w += dw
-        np.clip(w, net.snn.wmin, net.snn.wmax, out=w)
+        dw = actor.weight_change(mod, ls.elig, lr_fraction, lc.lr_actor)
         target = self._col_mean()
-        if not np.isnan(target):
-            w += target - w.mean(axis=0, keepdims=True)
-            np.clip(w, net.snn.wmin, net.snn.wmax, out=w)
+        actor.apply_change(
+            net.w_np, dw, net.snn.wmin, net.snn.wmax, None if np.isnan(target) else target
+        )
         return UpdateStats(float(mod.mean()), float(np.abs(dw).mean()), float(v.mean()))

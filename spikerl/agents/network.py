@@ -25,7 +25,9 @@ with ``x`` exponential traces (``tau_pre``, ``tau_post``); this is the core's
 ``center`` the mean over the action neurons is subtracted (actual minus average firing,
 so the losing population gets the opposite sign). The eligibility trace decays per
 environment step, ``e <- gamma * lam_actor * e + Z``, and the third factor is the critic's TD error
-``delta = r + gamma * V(s') - V(s)`` (or the raw reward): ``dW = lr_actor * delta * e``.
+``delta = r + gamma * V(s') - V(s)`` (or the raw reward): ``dW = lr_actor * delta * e``
+(:mod:`spikerl.learning.actor` is the rule's reference: pair sums, centring, eligibility,
+weight change, bounds and per-neuron normalisation).
 The critic is linear on the same features, ``V(s) = w_c . phi(s)``, learned by TD(lambda).
 No gradient flows through the actor.
 """
@@ -43,6 +45,7 @@ from torch import nn
 
 from spikerl.agents.kernels import window_kernel, window_params
 from spikerl.decoders.vote import Decision, Readout, group_scores, vote
+from spikerl.learning import actor
 from spikerl.learning.critic import TDLambdaCritic
 
 
@@ -431,13 +434,11 @@ class SpikingActorCritic(nn.Module):
         x_pre += self._ppre[:, None, None] * x_pre_in
         x_post = (self._kpost @ spikes.reshape(t_steps, -1)).reshape(spikes.shape)
         x_post += self._ppost[:, None, None] * x_post_in
-        if learn:
-            z = c.a_plus * np.matmul(x_pre.transpose(1, 2, 0), spikes.transpose(1, 0, 2))
-            if c.a_minus:
-                post_before = np.concatenate([x_post_in[None], x_post[:-1]], axis=0)
-                z -= c.a_minus * np.matmul(s_in.transpose(1, 2, 0), post_before.transpose(1, 0, 2))
+        if learn:  # spikerl.learning.actor: pair sums, then centring
+            post_before = np.concatenate([x_post_in[None], x_post[:-1]], axis=0)
+            z = actor.pair_sums(x_pre, spikes, s_in, post_before, c.a_plus, c.a_minus)
             if c.center:
-                z -= z.sum(axis=2, keepdims=True) / self.n_neurons
+                actor.centre(z)
         else:
             z = np.zeros(0)
         new_state = ActorState(v=v, spikes=prev, x_pre=x_pre[-1], x_post=x_post[-1])

@@ -1,0 +1,153 @@
+"""The R-STDP actor's three-factor update: eligibility, third factor, weight change.
+
+The actor's synapses ``W [F, N]`` (``F`` input features, ``N`` action neurons; mV per
+input spike) learn from three factors, per environment step and environment ``b`` of a
+batch of ``B``:
+
+1. the window's STDP pair sums ``Z_b [F, N]`` (:func:`pair_sums`; dimensionless, pairs
+   weighted by the LTP/LTD amplitudes), optionally centred over the action neurons
+   (:func:`centre`): ``Z_b[f, n] <- Z_b[f, n] - (1/N) sum_m Z_b[f, m]``, so that the
+   neurons that fired less than average get the opposite sign;
+2. the eligibility trace decays by ``gamma lam`` per env step and takes the window's pairs
+   in: ``e_b <- gamma lam e_b + Z_b`` (:func:`accumulate_eligibility`);
+3. the third factor ``m_b`` is the critic's TD error ``delta_b`` or the shaped reward
+   ``clip(r~_b, -c, c)``, times the step's mask (:func:`third_factor`);
+4. the weights move along the eligibility, with the schedule's fraction ``rho`` of the rate
+   ``lr`` spread over the features and the batch:
+   ``dW = rho lr / (F B) sum_b m_b e_b`` (:func:`weight_change`), then
+   ``W <- clip(W + dW, wmin, wmax)`` (:func:`apply_change`);
+5. optionally each action neuron's weights are shifted to hold their mean at ``target``
+   (homeostasis of the neuron's input drive; :func:`normalise_columns`):
+   ``W[:, n] <- clip(W[:, n] + target - mean_f W[f, n], wmin, wmax)``. The R-STDP agent's
+   target is the mean of its initial weights, ``(w_init_low + w_init) / 2``.
+
+Units: ``W``, ``wmin``, ``wmax`` and ``target`` in mV per spike; ``Z``, ``e`` and ``m``
+dimensionless (``m`` in the critic's scaled reward units); ``lr`` in mV per unit of
+``m e`` per env step.
+
+State is explicit: the caller owns the float64 arrays (the agent keeps ``W`` in a torch
+parameter and passes a zero-copy view). Functions named for an in-place change say so and
+return nothing or the change; the others are pure. The R-STDP agent's compiled update
+(:func:`spikerl.agents.kernels.update_kernel`) fuses steps 3-5 with the critic for speed;
+this module is its reference (tested to 1e-12), and the agent's NumPy path calls it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "accumulate_eligibility",
+    "actor_step_size",
+    "apply_change",
+    "centre",
+    "normalise_columns",
+    "pair_sums",
+    "third_factor",
+    "weight_change",
+]
+
+
+def pair_sums(
+    x_pre: np.ndarray,
+    s_post: np.ndarray,
+    s_pre: np.ndarray,
+    x_post_before: np.ndarray,
+    a_plus: float,
+    a_minus: float,
+) -> np.ndarray:
+    """STDP pair sums of one window (window mode of the core's ``PostPre``).
+
+        Z[b, f, n] = a_plus  sum_t x_pre[t, b, f] s_post[t, b, n]
+                   - a_minus sum_t s_pre[t, b, f] x_post_before[t, b, n]
+
+    Args:
+        x_pre: Pre-synaptic traces including step ``t``'s spikes, ``[T, B, F]``.
+        s_post: Post-synaptic spikes, ``[T, B, N]``.
+        s_pre: Pre-synaptic spikes (or expected spikes), ``[T, B, F]``.
+        x_post_before: Post-synaptic traces before step ``t``'s spikes, ``[T, B, N]``.
+        a_plus: LTP amplitude.
+        a_minus: LTD amplitude (0: no depression term).
+
+    Returns:
+        ``Z`` ``[B, F, N]`` (float64).
+    """
+    z = a_plus * np.matmul(x_pre.transpose(1, 2, 0), s_post.transpose(1, 0, 2))
+    if a_minus:
+        z -= a_minus * np.matmul(s_pre.transpose(1, 2, 0), x_post_before.transpose(1, 0, 2))
+    return z
+
+
+def centre(z: np.ndarray) -> None:
+    """Subtract, in place, the mean over the action neurons:
+    ``Z[b, f, n] <- Z[b, f, n] - (1/N) sum_m Z[b, f, m]`` for ``z [B, F, N]``."""
+    z -= z.sum(axis=2, keepdims=True) / z.shape[2]
+
+
+def accumulate_eligibility(elig: np.ndarray, z: np.ndarray, decay: float) -> None:
+    """``e <- decay e + Z``, in place on ``elig [B, F, N]`` (``decay = gamma lam``, once
+    per env step, with the window's pair sums ``z [B, F, N]``)."""
+    elig *= decay
+    elig += z
+
+
+def third_factor(
+    delta: np.ndarray,
+    reward: np.ndarray,
+    mask: np.ndarray | None,
+    *,
+    td_error: bool,
+    clip: float,
+) -> np.ndarray:
+    """The modulatory signal ``m [B]``: the TD error, or the shaped reward clipped to
+    ``[-clip, clip]`` and masked.
+
+    Args:
+        delta: The critic's TD errors ``[B]`` (already clipped and masked).
+        reward: The shaped rewards ``r~`` ``[B]`` (scaled, not masked).
+        mask: 0 where the step was no real transition; None: all 1.
+        td_error: Use ``delta`` (True) or the reward (False).
+        clip: Clip of the reward signal.
+    """
+    if td_error:
+        return delta
+    mod = np.clip(reward, -clip, clip)
+    if mask is not None:
+        mod = mod * mask
+    return mod
+
+
+def actor_step_size(lr_fraction: float, lr: float, n_features: int, batch: int) -> float:
+    """Effective rate ``rho lr / (F B)`` of one update (``rho``: the schedule's fraction)."""
+    return lr_fraction * lr / (n_features * batch)
+
+
+def weight_change(mod: np.ndarray, elig: np.ndarray, lr_fraction: float, lr: float) -> np.ndarray:
+    """``dW = rho lr / (F B) sum_b m_b e_b`` ``[F, N]`` for ``mod [B]``, ``elig [B, F, N]``."""
+    b, f = elig.shape[0], elig.shape[1]
+    return actor_step_size(lr_fraction, lr, f, b) * np.tensordot(mod, elig, axes=1)
+
+
+def normalise_columns(w: np.ndarray, target: float, wmin: float, wmax: float) -> None:
+    """Shift each neuron's weights to mean ``target``, then clip, in place on ``w [F, N]``:
+    ``W[:, n] <- clip(W[:, n] + target - mean_f W[f, n], wmin, wmax)`` (mV).
+
+    The clip can leave a column's mean off ``target`` when weights sit at a bound.
+    """
+    w += target - w.mean(axis=0, keepdims=True)
+    np.clip(w, wmin, wmax, out=w)
+
+
+def apply_change(
+    w: np.ndarray,
+    dw: np.ndarray,
+    wmin: float,
+    wmax: float,
+    target: float | None = None,
+) -> None:
+    """``W <- clip(W + dW, wmin, wmax)`` in place on ``w [F, N]``, then, with a ``target``
+    mean (mV; None: off), :func:`normalise_columns`."""
+    w += dw
+    np.clip(w, wmin, wmax, out=w)
+    if target is not None:
+        normalise_columns(w, target, wmin, wmax)
