@@ -114,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("presets", help="list environment and agent presets")
     sub.add_parser(
         "mnist",
-        help="MNIST: --mode unsupervised|supervised|surrogate (see `spikerl mnist --help`)",
+        help="MNIST: --mode unsupervised|supervised|surrogate|conv-stdp (`spikerl mnist --help`)",
         add_help=False,
     )
     return p

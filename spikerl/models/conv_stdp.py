@@ -50,6 +50,7 @@ from spikerl.core.init import Normal
 from spikerl.core.projections import Conv2dProjection, DenseProjection
 from spikerl.encoders.latency import TimeToFirstSpikeEncoder
 from spikerl.learning.activity import Reduction
+from spikerl.learning.pieces import SoftBounds
 from spikerl.learning.plasticity import Plasticity
 from spikerl.learning.rules import MSTDP, WeightDependentPostPre
 from spikerl.learning.traces import TraceMode
@@ -547,6 +548,13 @@ class Learner(enum.Enum):
 class ReadoutConfig:
     """Settings of :class:`RSTDPReadout`.
 
+    The defaults were chosen on a validation split of the training set (features of the
+    first 50,000 training images for learning, the last 10,000 for validation; see
+    ``docs/mnist.md``): decisions by the most active neuron, soft bounds, dropout 0.3,
+    ``gamma`` 1e-3 decaying by 0.85 per epoch and initial weights 0.5 +- 0.05 gave 96.8%
+    there after 10 epochs; the earlier defaults (population vote, additive changes, no
+    dropout, ``gamma`` 2e-3 fixed) 95.8% after 8.
+
     Attributes:
         per_class: Neurons per label population ``P``.
         threshold: IF threshold (weight units; reset by subtraction).
@@ -563,22 +571,53 @@ class ReadoutConfig:
         input_norm: Divisive input normalisation (feedforward inhibition): each image's
             feature spikes count ``input_norm / n`` each, ``n`` its number of feature
             spikes, so every image brings the same total drive (``None``: each counts 1).
+        soft_bounds: Soft weight bounds (:class:`~spikerl.learning.pieces.SoftBounds`):
+            potentiation scales with ``1 - w``, depression with ``w`` (as in Mozafari et
+            al. 2019); otherwise changes are additive and clipped to ``[0, 1]``.
+        current_synapses: Each feature spike opens a synaptic current that lasts to the
+            end of the window (synaptic time constant much longer than ``T``), so a
+            feature that fires at ``t_j`` drives the neuron for ``T - t_j`` steps: spike
+            counts then read the latency code (earlier spikes weigh more). Otherwise a
+            spike adds its weight to the potential once.
+        rate_window: Images over which the hit rate of the reward is averaged: ``0``, the
+            previous epoch (Mozafari et al. 2019); ``N > 0``, a running mean with
+            weight ``batch / N`` per batch (it follows the hit rate within an epoch).
+        dropout: During training each feature spike is left out with this probability
+            (drawn from the readout's generator; Mozafari et al. 2018); decisions on
+            test images see every spike.
+        margin_baseline: A state-dependent reward baseline (a critic of the decision):
+            the reward is ``R - p(m)``, ``R`` 1 if right and 0 if wrong, ``p(m)`` the
+            running hit rate of past decisions whose spike-count margin fell in the same
+            bin as this one's, ``m = (c1 - c2) / sqrt(c1 + 1)`` with ``c1, c2`` the two
+            largest population counts (bins :data:`MARGIN_EDGES`; the running sums decay
+            by ``1 - batch / rate_window`` per batch, ``rate_window`` 10,000 when 0). Sure
+            right decisions then change little and sure wrong ones much. Otherwise the
+            baseline is the hit rate (``rate_window``).
     """
 
     per_class: int = 10
     threshold: float = 1.0
-    gamma: float = 2e-3
+    gamma: float = 1e-3
     norm: float | None = None
     init_mean: float = 0.5
-    init_std: float = 0.02
+    init_std: float = 0.05
     a_minus: float = 0.0
-    gamma_decay: float = 1.0
-    decision: Decision = Decision.SUM
+    gamma_decay: float = 0.85
+    decision: Decision = Decision.MAX
     learner: Learner = Learner.NEURON
     batch_size: int = 100
     input_norm: float | None = None
+    soft_bounds: bool = True
+    current_synapses: bool = False
+    rate_window: int = 0
+    dropout: float = 0.3
+    margin_baseline: bool = False
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
+        if self.rate_window < 0:
+            raise ValueError(f"rate_window must be >= 0, got {self.rate_window}")
         for name in ("per_class", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -588,6 +627,11 @@ class ReadoutConfig:
                 raise ValueError(f"{name} must be a finite number > 0, got {v}")
         if self.a_minus > 0:
             raise ValueError(f"a_minus must be <= 0, got {self.a_minus}")
+
+
+#: Bin edges of the spike-count margin ``(c1 - c2) / sqrt(c1 + 1)`` of
+#: ``ReadoutConfig.margin_baseline``.
+MARGIN_EDGES = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0)
 
 
 class RSTDPReadout:
@@ -639,9 +683,20 @@ class RSTDPReadout:
             source="features",
             target="readout",
             reduction=Reduction.SUM,
+            pieces=[SoftBounds()] if cfg.soft_bounds else (),
         )
         self.hit_rate = 0.5
         self.epochs_done = 0
+        # Running reward sums and counts per margin bin (prior: one decision at 0.5).
+        self.margin_hits = torch.full((len(MARGIN_EDGES) + 1,), 0.5, dtype=torch.float64)
+        self.margin_count = torch.ones(len(MARGIN_EDGES) + 1, dtype=torch.float64)
+
+    def margin_bins(self, post: Tensor) -> Tensor:
+        """Margin bin ``[B]`` of each decision (see ``ReadoutConfig.margin_baseline``)."""
+        top = self._population_counts(post).topk(2, dim=1).values
+        m = (top[:, 0] - top[:, 1]) / torch.sqrt(top[:, 0] + 1.0)
+        edges = torch.tensor(MARGIN_EDGES, dtype=m.dtype, device=m.device)
+        return torch.bucketize(m, edges).cpu()
 
     def _raster(self, times: Tensor) -> Tensor:
         steps = torch.arange(self.time_steps, device=times.device).view(-1, 1, 1)
@@ -651,7 +706,10 @@ class RSTDPReadout:
     def spikes(self, times: Tensor) -> tuple[Tensor, Tensor]:
         """Input raster ``[T, B, F]`` and readout spikes per step ``[T, B, N]``."""
         pre = self._raster(times)
-        v = pre.cumsum(0) @ self.projection.weight
+        drive = pre.cumsum(0)
+        if self.config.current_synapses:
+            drive = drive.cumsum(0)
+        v = drive @ self.projection.weight
         if self.config.input_norm is not None:
             n = pre.sum((0, 2)).clamp(min=1.0).view(1, -1, 1)
             v = v * (self.config.input_norm / n)
@@ -697,7 +755,11 @@ class RSTDPReadout:
         P = self.config.per_class
         for i in range(0, times.shape[0], batch_size):
             idx = order[i : i + batch_size]
-            pre, post = self.spikes(times[idx])
+            batch = times[idx]
+            if cfg.dropout > 0:
+                drop = torch.rand(batch.shape, generator=self.generator) < cfg.dropout
+                batch = batch.masked_fill(drop.to(batch.device), self.time_steps)
+            pre, post = self.spikes(batch)
             pred = self._decide(post)
             right = pred == labels[idx]
             hits += int(right.sum())
@@ -707,11 +769,23 @@ class RSTDPReadout:
                 mask = torch.zeros_like(mask).scatter_(1, self._draw_argmax(counts)[:, None], True)
             post = post * mask.unsqueeze(0).to(post.dtype)
             reward = torch.where(right, 1.0 - hit_rate, -hit_rate).to(post.dtype)
+            if cfg.margin_baseline:
+                bins = self.margin_bins(post)
+                p = (self.margin_hits / self.margin_count)[bins]
+                reward = (right.cpu().double() - p).to(post.dtype).to(post.device)
+                keep = 1.0 - min(1.0, idx.shape[0] / (cfg.rate_window or 10000))
+                self.margin_hits *= keep
+                self.margin_count *= keep
+                self.margin_hits.index_add_(0, bins, right.cpu().double())
+                self.margin_count.index_add_(0, bins, torch.ones_like(bins, dtype=torch.float64))
+            if cfg.rate_window > 0:
+                k = min(1.0, idx.shape[0] / cfg.rate_window)
+                hit_rate += k * (float(right.double().mean()) - hit_rate)
             self.plasticity.reset()
             self.plasticity.set_modulation(reward)
             self.plasticity.update(pre, post)
-        self.hit_rate = hits / max(1, times.shape[0])
-        return self.hit_rate
+        self.hit_rate = hit_rate if cfg.rate_window > 0 else hits / max(1, times.shape[0])
+        return hits / max(1, times.shape[0])
 
 
 def linear_readout(

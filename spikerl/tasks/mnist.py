@@ -147,7 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=MODES, default="unsupervised")
     p.add_argument("--neurons", type=int, default=None, help="STDP: 100; surrogate: 800 hidden")
     p.add_argument(
-        "--epochs", type=int, default=None, help="STDP: 1; surrogate: 10; conv-stdp readout: 5"
+        "--epochs", type=int, default=None, help="STDP: 1; surrogate: 10; conv-stdp readout: 10"
     )
     p.add_argument(
         "--batch",
@@ -223,7 +223,7 @@ def parse_args(argv: list[str] | None = None) -> MnistSettings:
     data: dict[str, Any] = dict(
         mode=a.mode,
         neurons=a.neurons if a.neurons is not None else (800 if sur else 100),
-        epochs=a.epochs if a.epochs is not None else (10 if sur else 5 if conv else 1),
+        epochs=a.epochs if a.epochs is not None else (10 if sur or conv else 1),
         batch=a.batch if a.batch is not None else (100 if sur else 16 if conv else 1),
         time=a.time if a.time is not None else (6.0 if sur else 350.0),
         seed=a.seed,

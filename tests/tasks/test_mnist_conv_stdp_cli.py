@@ -54,7 +54,7 @@ def test_conv_stdp_cli_end_to_end(
 
 def test_conv_stdp_defaults() -> None:
     s = parse_args(["--mode", "conv-stdp"])
-    assert (s.epochs, s.batch, s.stdp_images) == (5, 16, 2000)
+    assert (s.epochs, s.batch, s.stdp_images) == (10, 16, 2000)
     assert s.conv_stdp.maps == (30, 64) and s.readout.per_class == 10
 
 
