@@ -90,6 +90,8 @@ _OBJECTS: set[str] = set()
 MOVED: dict[str, str] = {
     "spikerl.agents.features.PixelGridConfig": "spikerl.encoders.pixels.PixelGridConfig",
     "spikerl.agents.features.PixelGrid": "spikerl.encoders.pixels.PixelGrid",
+    "spikerl.agents.features.GaussianFieldsConfig": "spikerl.encoders.fields.GaussianFieldsConfig",
+    "spikerl.agents.features.GaussianFields": "spikerl.encoders.fields.GaussianFields",
 }
 
 

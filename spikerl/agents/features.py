@@ -3,18 +3,21 @@
 A feature map turns a batch of observations ``[B, *obs_shape]`` into values in ``[0, 1]``
 (``[B, F]``), read by the input population as per-step spike probabilities (population
 coding). The actor and the critic both read these features.
+
+The generic encoders live in :mod:`spikerl.encoders` and are re-exported here under their
+old names: :class:`~spikerl.encoders.GaussianFields` (Gaussian receptive fields with
+conjunctive pairs, :mod:`spikerl.encoders.fields`) and :class:`~spikerl.encoders.PixelGrid`.
 """
 
 from __future__ import annotations
 
 import functools
-import itertools
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from spikerl.encoders.fields import GaussianFields, GaussianFieldsConfig, resolve_bounds
 from spikerl.encoders.pixels import PixelGrid, PixelGridConfig
 
 __all__ = [
@@ -49,109 +52,6 @@ class FeatureMap(Protocol):
 @dataclass(frozen=True)
 class AutoFeaturesConfig:
     """Choose the encoder from the observation space (see ``make_features``)."""
-
-
-@dataclass(frozen=True)
-class GaussianFieldsConfig:
-    """Gaussian receptive fields per state dimension, with optional conjunctive pairs.
-
-    Attributes:
-        low: Lower end of each state dimension's range (values are clipped to it); None
-            takes the observation space's bounds (see :func:`resolve_bounds`).
-        high: Upper end of each dimension's range (None: the space's bounds).
-        n_centres: Receptive fields per dimension, evenly spaced over ``[low, high]``.
-        width: Field standard deviation as a fraction of the centre spacing.
-        pair_centres: Fields per dimension in the 2-D conjunctive grids (0: no pairs).
-        bias: Append one always-on feature.
-    """
-
-    low: Sequence[float] | None = None
-    high: Sequence[float] | None = None
-    n_centres: int = 7
-    width: float = 0.6
-    pair_centres: int = 5
-    bias: bool = True
-
-
-@dataclass
-class GaussianFields(FeatureMap):
-    """Population coding: ``phi_k(x) = exp(-(x_d - c_k)^2 / (2 s^2))`` per dimension ``d``.
-
-    Conjunctive features are products of two dimensions' fields on a coarser grid
-    (``pair_centres`` per dimension, for every pair of dimensions). Dimensions whose range is
-    unbounded (``squash``) are first mapped to ``x / (1 + |x|)`` in ``(-1, 1)``.
-    """
-
-    config: GaussianFieldsConfig = field(default_factory=GaussianFieldsConfig)
-    space: Any = None
-
-    def __post_init__(self) -> None:
-        c = self.config
-        low, high, squash = resolve_bounds(c.low, c.high, self.space)
-        self.low, self.high, self.squash = low, high, squash
-        if self.low.shape != self.high.shape or bool((self.high <= self.low).any()):
-            raise ValueError("GaussianFields: low and high must match in length and low < high")
-        self.n_dims = int(self.low.size)
-        pairs = list(itertools.combinations(range(self.n_dims), 2)) if c.pair_centres else []
-        self._pi = np.array([i for i, _ in pairs], dtype=np.int64)
-        self._pj = np.array([j for _, j in pairs], dtype=np.int64)
-        self.n_features = self.n_dims * c.n_centres + len(pairs) * c.pair_centres**2 + int(c.bias)
-        self._c1 = np.linspace(0.0, 1.0, c.n_centres)
-        self._s1 = c.width / max(c.n_centres - 1, 1)
-        n2 = max(c.pair_centres, 1)
-        self._c2 = np.linspace(0.0, 1.0, n2)
-        self._s2 = c.width / max(n2 - 1, 1)
-
-    def __call__(self, obs: np.ndarray) -> np.ndarray:
-        """Map ``[B, D]`` observations to ``[B, F]`` features."""
-        x = np.asarray(obs, dtype=np.float64).reshape(len(obs), -1)
-        if x.shape[1] != self.n_dims:
-            raise ValueError(
-                f"GaussianFields: expected observations of {self.n_dims} values, got shape "
-                f"{list(np.shape(obs))}"
-            )
-        if self.squash.any():
-            x = np.where(self.squash, x / (1.0 + np.abs(x)), x)
-        b = x.shape[0]
-        u = np.clip((x - self.low) / (self.high - self.low), 0.0, 1.0)[:, :, None]
-        parts = [np.exp(-0.5 * ((u - self._c1) / self._s1) ** 2).reshape(b, -1)]
-        if self._pi.size:
-            g = np.exp(-0.5 * ((u - self._c2) / self._s2) ** 2)  # [B, D, n]
-            parts.append((g[:, self._pi, :, None] * g[:, self._pj, None, :]).reshape(b, -1))
-        if self.config.bias:
-            parts.append(np.ones((b, 1)))
-        return np.concatenate(parts, axis=1)
-
-
-def resolve_bounds(
-    low: Sequence[float] | None, high: Sequence[float] | None, space: Any
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-dimension ranges ``(low, high, squash)`` of a flat ``Box`` observation.
-
-    Declared ``low``/``high`` win. Otherwise the space's bounds are used where finite; an
-    unbounded dimension is ``squash``-ed: ``x / (1 + |x|)`` maps it into ``(-1, 1)``, which
-    becomes its range. Only the space's shape and bounds are read.
-
-    Raises:
-        ValueError: if neither declared ranges nor a flat ``Box`` space are given.
-    """
-    from gymnasium import spaces
-
-    if low is not None and high is not None:
-        lo = np.asarray(low, dtype=np.float64)
-        hi = np.asarray(high, dtype=np.float64)
-        return lo, hi, np.zeros(lo.shape, dtype=bool)
-    if not isinstance(space, spaces.Box) or len(space.shape) != 1:
-        raise ValueError(
-            "GaussianFields: declare features.low and features.high, or give a flat Box "
-            f"observation space to take them from (got {space!r})"
-        )
-    lo = np.array(space.low if low is None else low, dtype=np.float64)
-    hi = np.array(space.high if high is None else high, dtype=np.float64)
-    squash = ~(np.isfinite(lo) & np.isfinite(hi))
-    lo[squash] = -1.0
-    hi[squash] = 1.0
-    return lo, hi, squash
 
 
 @dataclass(frozen=True)

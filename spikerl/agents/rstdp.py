@@ -29,8 +29,6 @@ from spikerl.agents.features import (
     BreakoutFields,
     BreakoutFieldsConfig,
     FeatureMap,
-    GaussianFields,
-    GaussianFieldsConfig,
     OneHot,
     OneHotConfig,
 )
@@ -45,6 +43,7 @@ from spikerl.agents.network import (
 )
 from spikerl.agents.panels import log_episodes, record_distributions
 from spikerl.config import to_plain
+from spikerl.encoders.fields import GaussianFields, GaussianFieldsConfig
 from spikerl.encoders.pixels import PixelGrid, PixelGridConfig
 from spikerl.models.rstdp_network import HiddenLayerNetworkConfig, build_hidden_layer_policy
 

@@ -65,17 +65,15 @@ DEPRECATED_KINDS: dict[str, str] = {"breakout": "breakout_objects"}
 def feature_kinds() -> dict[str, type[Any]]:
     """The feature-map configs of the R-STDP agent by ``features.kind``.
 
-    ``pixels`` is the generic frame encoder (:class:`spikerl.encoders.PixelGrid`);
+    ``gaussian`` is :class:`spikerl.encoders.GaussianFields` (receptive fields with
+    conjunctive pairs); ``pixels`` is the generic frame encoder
+    (:class:`spikerl.encoders.PixelGrid`);
     ``breakout_objects`` is the game-specific ball/paddle baseline (privileged information,
     never a preset's default; ``breakout`` is its deprecated name, see
     :data:`DEPRECATED_KINDS`).
     """
-    from spikerl.agents.features import (
-        AutoFeaturesConfig,
-        BreakoutFieldsConfig,
-        GaussianFieldsConfig,
-        OneHotConfig,
-    )
+    from spikerl.agents.features import AutoFeaturesConfig, BreakoutFieldsConfig, OneHotConfig
+    from spikerl.encoders.fields import GaussianFieldsConfig
     from spikerl.encoders.pixels import PixelGridConfig
 
     return {

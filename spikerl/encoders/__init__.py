@@ -7,6 +7,7 @@ exposes ``output_shape`` (per step, without T and B) so layers can be sized from
 from spikerl.encoders.base import Encoder, EncoderBase, StatefulEncoder
 from spikerl.encoders.bernoulli import BernoulliEncoder
 from spikerl.encoders.delta import DeltaEncoder, DeltaState, EventTiming
+from spikerl.encoders.fields import GaussianFields, GaussianFieldsConfig
 from spikerl.encoders.intensity import IntensityRange
 from spikerl.encoders.latency import RankOrderEncoder, TimeToFirstSpikeEncoder
 from spikerl.encoders.normalizer import RunningNormalizer
@@ -22,6 +23,8 @@ __all__ = [
     "Encoder",
     "EncoderBase",
     "EventTiming",
+    "GaussianFields",
+    "GaussianFieldsConfig",
     "GaussianPopulationEncoder",
     "IntensityRange",
     "PixelGrid",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import cast, overload
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -16,18 +18,38 @@ from spikerl.encoders.poisson import bernoulli_train
 NORMALISED_RANGE = (-3.0, 3.0)
 
 
-def gaussian_fields(x: Tensor, centers: Tensor, sigma: Tensor) -> Tensor:
+@overload
+def gaussian_fields(x: Tensor, centers: Tensor, sigma: Tensor) -> Tensor: ...
+
+
+@overload
+def gaussian_fields(
+    x: np.ndarray, centers: np.ndarray, sigma: np.ndarray | float
+) -> np.ndarray: ...
+
+
+def gaussian_fields(
+    x: Tensor | np.ndarray, centers: Tensor | np.ndarray, sigma: Tensor | np.ndarray | float
+) -> Tensor | np.ndarray:
     """Receptive-field activations ``a = exp(-(x - c)^2 / (2 sigma^2))``.
+
+    The one Gaussian field of the toolkit's encoders
+    (:class:`GaussianPopulationEncoder` and :class:`~spikerl.encoders.GaussianFields`).
+    Tensors are evaluated in torch (on their device, autograd-friendly), NumPy arrays in
+    NumPy (the same operations in the same order; float64 stays float64).
 
     Args:
         x: Values ``[B, D]``.
-        centers: Preferred values ``[D, n]``.
-        sigma: Field widths ``[D, 1]`` (same units as ``x``).
+        centers: Preferred values ``[D, n]``, or ``[n]`` shared by every dimension.
+        sigma: Field widths ``[D, 1]`` or a scalar (same units as ``x``).
 
     Returns:
         Activations in (0, 1], ``[B, D, n]``.
     """
-    return torch.exp(-0.5 * ((x.unsqueeze(-1) - centers) / sigma).square())
+    if isinstance(x, Tensor):
+        q = cast(Tensor, (x.unsqueeze(-1) - centers) / sigma)
+        return torch.exp(-0.5 * q.square())
+    return np.exp(-0.5 * ((x[..., None] - centers) / sigma) ** 2)
 
 
 class GaussianPopulationEncoder(Encoder):
