@@ -4,7 +4,8 @@ Rules return weight changes and never write weights; :class:`Plasticity` binds a
 projection (with bounds, decay, normalisation and an optional torch optimizer) and applies
 the changes online (every step) or per window. One implementation of each rule serves
 dense, sparse, convolutional and locally connected projections through the projections'
-``unfold_pre``/``unfold_post``/``fold`` adapters.
+``unfold_pre``/``unfold_post``/``fold`` adapters. The R-STDP agent's rule is written out in
+:mod:`spikerl.learning.actor` (three-factor update) and :mod:`spikerl.learning.critic`.
 """
 
 from spikerl.learning.activity import (
@@ -16,7 +17,14 @@ from spikerl.learning.activity import (
 )
 from spikerl.learning.critic import CriticState, TDError, TDLambdaCritic
 from spikerl.learning.modulation import Modulator, RewardModulation, RewardPredictionError
-from spikerl.learning.pieces import HardBounds, Normalize, SoftBounds, WeightDecay, WeightPiece
+from spikerl.learning.pieces import (
+    ColumnMean,
+    HardBounds,
+    Normalize,
+    SoftBounds,
+    WeightDecay,
+    WeightPiece,
+)
 from spikerl.learning.plasticity import Plasticity
 from spikerl.learning.rules import (
     MSTDP,
@@ -37,6 +45,7 @@ __all__ = [
     "MSTDP",
     "MSTDPET",
     "Activity",
+    "ColumnMean",
     "CriticState",
     "DiehlCook2015",
     "EligibilityRule",

@@ -19,7 +19,8 @@ batch of ``B``:
 5. optionally each action neuron's weights are shifted to hold their mean at ``target``
    (homeostasis of the neuron's input drive; :func:`normalise_columns`):
    ``W[:, n] <- clip(W[:, n] + target - mean_f W[f, n], wmin, wmax)``. The R-STDP agent's
-   target is the mean of its initial weights, ``(w_init_low + w_init) / 2``.
+   target is the mean of its initial weights, ``(w_init_low + w_init) / 2``; a core
+   projection gets the same step as the piece :class:`spikerl.learning.pieces.ColumnMean`.
 
 Units: ``W``, ``wmin``, ``wmax`` and ``target`` in mV per spike; ``Z``, ``e`` and ``m``
 dimensionless (``m`` in the critic's scaled reward units); ``lr`` in mV per unit of
@@ -35,6 +36,7 @@ this module is its reference (tested to 1e-12), and the agent's NumPy path calls
 from __future__ import annotations
 
 import numpy as np
+from torch import Tensor
 
 __all__ = [
     "accumulate_eligibility",
@@ -128,14 +130,24 @@ def weight_change(mod: np.ndarray, elig: np.ndarray, lr_fraction: float, lr: flo
     return actor_step_size(lr_fraction, lr, f, b) * np.tensordot(mod, elig, axes=1)
 
 
-def normalise_columns(w: np.ndarray, target: float, wmin: float, wmax: float) -> None:
+def normalise_columns(
+    w: np.ndarray | Tensor, target: float, wmin: float | None, wmax: float | None
+) -> None:
     """Shift each neuron's weights to mean ``target``, then clip, in place on ``w [F, N]``:
     ``W[:, n] <- clip(W[:, n] + target - mean_f W[f, n], wmin, wmax)`` (mV).
 
-    The clip can leave a column's mean off ``target`` when weights sit at a bound.
+    The clip can leave a column's mean off ``target`` when weights sit at a bound. A NumPy
+    array is changed in NumPy (the agent's weights), a tensor in torch (a core projection's,
+    through :class:`spikerl.learning.pieces.ColumnMean`); a bound of None is not applied.
     """
+    if isinstance(w, Tensor):
+        w.add_(target - w.mean(dim=0, keepdim=True))
+        if wmin is not None or wmax is not None:
+            w.clamp_(min=wmin, max=wmax)
+        return
     w += target - w.mean(axis=0, keepdims=True)
-    np.clip(w, wmin, wmax, out=w)
+    if wmin is not None or wmax is not None:
+        np.clip(w, wmin, wmax, out=w)
 
 
 def apply_change(

@@ -16,9 +16,9 @@ import torch
 from torch import Tensor
 
 from spikerl._checks import check_positive
-from spikerl.core.projections import Projection
+from spikerl.core.projections import DenseProjection, Projection
 
-__all__ = ["HardBounds", "Normalize", "SoftBounds", "WeightDecay", "WeightPiece"]
+__all__ = ["ColumnMean", "HardBounds", "Normalize", "SoftBounds", "WeightDecay", "WeightPiece"]
 
 
 def _resolve(name: str, value: float | None, fallback: float | None, piece: str) -> float:
@@ -146,3 +146,46 @@ class Normalize(WeightPiece):
 
     def __repr__(self) -> str:
         return f"Normalize(total={self.total})"
+
+
+class ColumnMean(WeightPiece):
+    """Hold each target unit's mean input weight at ``target`` (additive, then bounded).
+
+        w[:, n] <- clip(w[:, n] + target - mean_k w[k, n], wmin, wmax)
+
+    The R-STDP agent's per-neuron weight normalisation (``learn.weight_norm``), the same
+    function (:func:`spikerl.learning.actor.normalise_columns`), for a dense projection
+    ``w [n_source, n_target]``. Unlike :class:`Normalize` (a multiplicative rescale of the
+    sum) it shifts every weight of a unit by the same amount, so their spread is kept.
+
+    Args:
+        target: The mean input weight of every target unit (weight units).
+        wmin: Lower bound after the shift (default: the projection's ``wmin``).
+        wmax: Upper bound after the shift (default: the projection's ``wmax``).
+
+    Raises:
+        TypeError: (when applied) for a projection whose weight is not ``[n_source, n_target]``.
+    """
+
+    def __init__(self, target: float, wmin: float | None = None, wmax: float | None = None) -> None:
+        if not math.isfinite(target):
+            raise ValueError(f"target must be finite, got {target}")
+        if wmin is not None and wmax is not None and wmin > wmax:
+            raise ValueError(f"wmin ({wmin}) must be <= wmax ({wmax})")
+        self.target, self.wmin, self.wmax = float(target), wmin, wmax
+
+    @torch.no_grad()
+    def constrain_(self, projection: Projection) -> None:
+        from spikerl.learning.actor import normalise_columns
+
+        if not isinstance(projection, DenseProjection):
+            raise TypeError(
+                f"ColumnMean needs a DenseProjection (weights [n_source, n_target]), got "
+                f"{type(projection).__name__}"
+            )
+        lo = self.wmin if self.wmin is not None else projection.wmin
+        hi = self.wmax if self.wmax is not None else projection.wmax
+        normalise_columns(projection.weight, self.target, lo, hi)
+
+    def __repr__(self) -> str:
+        return f"ColumnMean(target={self.target}, wmin={self.wmin}, wmax={self.wmax})"

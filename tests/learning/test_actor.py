@@ -145,3 +145,34 @@ def test_agent_numpy_window_pairs_are_this_rule() -> None:
         np.testing.assert_array_equal(out_k.spikes, out_m.spikes)
         np.testing.assert_allclose(out_k.z, out_m.z, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(out_m.z.sum(axis=2), 0.0, atol=1e-12)
+
+
+def test_column_mean_piece_is_the_agents_normalisation() -> None:
+    """A core dense projection learning through ``Plasticity`` with :class:`ColumnMean`
+    takes the agent's step ``clip(W + dW)``, then the per-neuron shift and clip (the same
+    function, in torch): equal to the NumPy path to 1e-12 over 50 random changes."""
+    import torch
+
+    from spikerl.core import LIF, DenseProjection, Input, Network
+    from spikerl.learning import MSTDPET, ColumnMean, Plasticity
+
+    rng = np.random.default_rng(4)
+    w0 = rng.uniform(0.0, 1.0, (10, 6))
+    net = Network(dt=1.0)
+    net.add_population("a", Input(10))
+    net.add_population("b", LIF(6))
+    net.connect("a", "b", DenseProjection(10, 6, torch.as_tensor(w0), wmin=-1.0, wmax=1.2))
+    plastic = Plasticity.bind(net, "a->b", MSTDPET(), pieces=[ColumnMean(0.4)])
+    w_np = w0.copy()
+    low = high = 0
+    for _ in range(50):
+        dw = rng.normal(0.0, 0.5, (10, 6))
+        plastic.apply(torch.as_tensor(dw), 1.0)
+        actor.apply_change(w_np, dw, -1.0, 1.2, target=0.4)
+        np.testing.assert_allclose(
+            plastic.projection.weight.detach().numpy(), w_np, rtol=1e-12, atol=1e-12
+        )
+        low, high = low + int((w_np == -1.0).sum()), high + int((w_np == 1.2).sum())
+    assert low > 10 and high > 10
+    with pytest.raises(ValueError, match="target must be finite"):
+        ColumnMean(float("nan"))
