@@ -23,12 +23,23 @@ pieces and nothing private:
 The critic is updated by ``z_c <- gamma lam_critic z_c + f``,
 ``w_c += lr_critic delta z_c / max(sum f, 1e-8)`` (batch mean). All draws come from one
 ``torch.Generator`` seeded by the agent.
+
+With ``learn.weight_norm`` every plastic projection ``W [n_pre, n_post]`` is normalised after
+each update by :class:`~spikerl.learning.pieces.ColumnMean`, holding each post neuron's
+mean incoming weight at its value when the policy was built:
+
+    W[:, n] <- clip(W[:, n] + mu0[n] - mean_k W[k, n], wmin, wmax),
+    mu0[n] = mean_k W0[k, n]
+
+(``W0`` the weights at construction; the clip, the projection's bounds, can leave a column
+off ``mu0[n]`` only where weights sit at a bound). ``mu0`` is a buffer of the policy, saved
+and loaded with the weights, so a loaded or resumed model keeps its construction targets.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,18 +52,44 @@ from spikerl.agents.network import LearnConfig, Modulation
 from spikerl.core import kernels
 from spikerl.core.backends import BACKEND_NAMES, WindowPlan, compile_plan
 from spikerl.core.network import Network, NetworkState
+from spikerl.core.projections import DenseProjection, LateralProjection, Projection, Sign
 from spikerl.decoders.argmax import PopulationVoteDecoder
 from spikerl.decoders.base import DiscreteDecoder, TieBreak
 from spikerl.decoders.vote import vote
 from spikerl.encoders.base import Encoder
 from spikerl.encoders.population import GaussianPopulationEncoder
 from spikerl.learning import actor
+from spikerl.learning.pieces import ColumnMean
 from spikerl.learning.plasticity import Plasticity
 from spikerl.learning.rules import MSTDPET
 
 NETWORK_POLICY_KWARGS = frozenset(
     {"network", "encoder", "decoder", "plastic", "input", "output", "rule", "backend"}
 )
+
+#: What ``learn.weight_norm`` can normalise: the kinds of projection ColumnMean supports.
+WEIGHT_NORM_SUPPORTED = (
+    "a DenseProjection (weights [n_pre, n_post]) without mask, sign constraint or norm"
+)
+
+
+def _check_weight_norm(name: str, proj: Projection) -> None:
+    """Refuse a plastic projection whose columns ``learn.weight_norm`` cannot hold."""
+    why = None
+    if not isinstance(proj, DenseProjection):
+        why = f"it is a {type(proj).__name__}"
+    elif isinstance(proj, LateralProjection) or proj.mask is not None:
+        why = "it has a connection mask (the shift would change masked weights)"
+    elif proj.sign is not Sign.ANY:
+        why = f"it has the sign constraint {proj.sign.name} (the shift can cross it)"
+    elif proj.norm is not None:
+        why = f"it has its own norm={proj.norm} (sum of each column), which the shift undoes"
+    if why is not None:
+        raise ValueError(
+            f"learn.weight_norm cannot normalise plastic projection {name!r}: {why}; "
+            f"supported: {WEIGHT_NORM_SUPPORTED} (set learn.weight_norm=false, or make "
+            f"{name!r} not plastic)"
+        )
 
 
 @dataclass
@@ -114,9 +151,15 @@ class NetworkPolicy(BasePolicy):
         seed: Seed of the policy's own draws (encoding, tie-breaks) in ``predict``.
         backend: Window backend: ``"auto"`` (compiled where supported, else eager),
             ``"compiled"`` or ``"eager"`` (:func:`spikerl.core.backends.compile_plan`).
+        weight_norm: Hold each plastic projection's column means at their values now
+            (``learn.weight_norm``, set by the agent from its config): the targets
+            ``mu0[n] = mean_k W[k, n]`` become buffers ``column_mean_<i>`` (``i`` the index
+            in ``plastic``, float64) of the policy's state dict, applied by the learner
+            through :class:`~spikerl.learning.pieces.ColumnMean` after every update.
 
     Raises:
-        TypeError, ValueError: parts of the wrong type or sizes that do not fit.
+        TypeError, ValueError: parts of the wrong type or sizes that do not fit; a
+            ``ValueError`` naming a plastic projection ``weight_norm`` cannot normalise.
     """
 
     def __init__(
@@ -132,6 +175,7 @@ class NetworkPolicy(BasePolicy):
         rule: MSTDPET | None = None,
         seed: int = 0,
         backend: str = "auto",
+        weight_norm: bool = False,
     ) -> None:
         super().__init__(observation_space, action_space)
         if not isinstance(network, Network):
@@ -172,6 +216,37 @@ class NetworkPolicy(BasePolicy):
         self._plan_hooks: dict[tuple[int, bool], Sequence[Plasticity]] = {}
         self._input_shape = network.population(input).shape
         self.plans_built = 0
+        self.weight_norm = bool(weight_norm)
+        if self.weight_norm:
+            for i, name in enumerate(self.plastic):
+                proj = network.projection(name)
+                _check_weight_norm(name, proj)
+                mu0 = proj.weight.detach().to(torch.float64).mean(dim=0)
+                self.register_buffer(f"column_mean_{i}", mu0)
+
+    def column_means(self) -> list[ColumnMean]:
+        """The ``learn.weight_norm`` pieces, one per plastic projection in ``plastic``
+        order (empty when off): each holds the post neurons' construction means
+        ``mu0`` (the buffer itself, so loading a state dict changes what it applies)."""
+        if not self.weight_norm:
+            return []
+        return [ColumnMean(getattr(self, f"column_mean_{i}")) for i in range(len(self.plastic))]
+
+    def load_state_dict(  # type: ignore[override]
+        self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False
+    ) -> Any:
+        """``nn.Module.load_state_dict``; a state dict saved before the weight-norm targets
+        were kept (no ``column_mean_<i>``) gets them from its own weights."""
+        if self.weight_norm:
+            state_dict = dict(state_dict)
+            keys = {id(v): k for k, v in self.state_dict(keep_vars=True).items()}
+            for i, name in enumerate(self.plastic):
+                key = f"column_mean_{i}"
+                w_key = keys.get(id(self.network.projection(name).weight))
+                if key not in state_dict and w_key in state_dict:
+                    w = torch.as_tensor(state_dict[w_key])
+                    state_dict[key] = w.detach().to(torch.float64).mean(dim=0)
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     def plan(self, batch_size: int, hooks: Sequence[Plasticity] = ()) -> WindowPlan:
         """The window plan for ``batch_size`` (with ``hooks`` when learning), made once and
@@ -321,6 +396,15 @@ class NetworkLearner:
         tau_z = -t_ms / math.log(decay) if 0.0 < decay < 1.0 else 1e9
         rule = policy.rule or MSTDPET(gamma=1.0, tau_z=tau_z)
         self.plasticities = [Plasticity.bind(policy.network, name, rule) for name in policy.plastic]
+        # learn.weight_norm: applied after each delivery, outside the bindings, so their
+        # windows and credit stay on the compiled path (the same order as a piece's
+        # constraint: change, the projection's bounds, then the column shift)
+        self.column_means = policy.column_means() if learn.weight_norm else []
+        if learn.weight_norm and not self.column_means:
+            raise ValueError(
+                "learn.weight_norm is on but the policy was built without weight_norm=True "
+                "(no column-mean targets); build NetworkPolicy(..., weight_norm=True)"
+            )
         for p in self.plasticities:
             p.set_modulation(0.0)  # eligibility only inside a window; delivered at its end
         self.td = learn.critic()
@@ -496,6 +580,9 @@ class NetworkLearner:
         for p in self.plasticities:
             p.deliver(signal.to(p.projection.weight.dtype))
             dw += p.last_mean_abs_change
+        if self.column_means:  # learn.weight_norm: W[:, n] += mu0[n] - mean_k W[k, n]
+            for p, piece in zip(self.plasticities, self.column_means, strict=True):
+                piece.constrain_(p.projection)
         self._x_next = x_next
         self._stale = np.ones(b, dtype=bool) if stale is None else np.asarray(stale, dtype=bool)
         return UpdateStats(float(mod.mean()), dw / len(self.plasticities), float(v.mean()))

@@ -133,7 +133,10 @@ class LearnConfig:
             per-task unit: e.g. Pendulum's -16..0 per step scaled to about -1..0).
         weight_norm: After every update shift each action neuron's weights so that their
             mean stays ``(w_init_low + w_init) / 2`` (homeostasis of the neuron's input:
-            stops both populations saturating together, which makes the vote tie).
+            stops both populations saturating together, which makes the vote tie). A parts
+            policy (:mod:`spikerl.agents.core_policy`) holds each post neuron of every plastic
+            projection at its own mean when the policy was built, and refuses projections it
+            cannot normalise.
     """
 
     gamma: float = 0.99

@@ -298,7 +298,11 @@ class RSTDP(BaseAlgorithm):
                     f"{sorted(NETWORK_POLICY_KWARGS)}"
                 )
             self.policy = NetworkPolicy(  # type: ignore[assignment]
-                self.observation_space, self.action_space, seed=seed, **kwargs
+                self.observation_space,
+                self.action_space,
+                seed=seed,
+                weight_norm=self.config.learn.weight_norm,
+                **kwargs,
             )
         else:
             unknown = sorted(set(kwargs) - {"snn", "features"})

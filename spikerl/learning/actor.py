@@ -131,7 +131,7 @@ def weight_change(mod: np.ndarray, elig: np.ndarray, lr_fraction: float, lr: flo
 
 
 def normalise_columns(
-    w: np.ndarray | Tensor, target: float, wmin: float | None, wmax: float | None
+    w: np.ndarray | Tensor, target: float | Tensor, wmin: float | None, wmax: float | None
 ) -> None:
     """Shift each neuron's weights to mean ``target``, then clip, in place on ``w [F, N]``:
     ``W[:, n] <- clip(W[:, n] + target - mean_f W[f, n], wmin, wmax)`` (mV).
@@ -139,12 +139,15 @@ def normalise_columns(
     The clip can leave a column's mean off ``target`` when weights sit at a bound. A NumPy
     array is changed in NumPy (the agent's weights), a tensor in torch (a core projection's,
     through :class:`spikerl.learning.pieces.ColumnMean`); a bound of None is not applied.
+    A tensor ``target [N]`` (tensor weights only) gives each neuron its own target.
     """
     if isinstance(w, Tensor):
         w.add_(target - w.mean(dim=0, keepdim=True))
         if wmin is not None or wmax is not None:
             w.clamp_(min=wmin, max=wmax)
         return
+    if isinstance(target, Tensor):
+        raise TypeError("normalise_columns: a tensor target needs tensor weights")
     w += target - w.mean(axis=0, keepdims=True)
     if wmin is not None or wmax is not None:
         np.clip(w, wmin, wmax, out=w)

@@ -153,26 +153,41 @@ class ColumnMean(WeightPiece):
 
         w[:, n] <- clip(w[:, n] + target - mean_k w[k, n], wmin, wmax)
 
-    The R-STDP agent's per-neuron weight normalisation (``learn.weight_norm``), the same
+    The R-STDP agent's per-neuron weight normalisation (``learn.weight_norm``; a parts
+    policy holds each unit at its own initial mean, a tensor target), the same
     function (:func:`spikerl.learning.actor.normalise_columns`), for a dense projection
     ``w [n_source, n_target]``. Unlike :class:`Normalize` (a multiplicative rescale of the
     sum) it shifts every weight of a unit by the same amount, so their spread is kept.
 
     Args:
-        target: The mean input weight of every target unit (weight units).
+        target: The mean input weight of every target unit (weight units): one number, or
+            a tensor ``[n_target]`` of one target per unit (``target[n]`` in the equation;
+            it is read, not copied, each time the piece is applied).
         wmin: Lower bound after the shift (default: the projection's ``wmin``).
         wmax: Upper bound after the shift (default: the projection's ``wmax``).
 
     Raises:
+        ValueError: a target that is not finite, or a tensor target that is not 1-D.
         TypeError: (when applied) for a projection whose weight is not ``[n_source, n_target]``.
+        ValueError: (when applied) for a tensor target of the wrong size.
     """
 
-    def __init__(self, target: float, wmin: float | None = None, wmax: float | None = None) -> None:
-        if not math.isfinite(target):
-            raise ValueError(f"target must be finite, got {target}")
+    def __init__(
+        self, target: float | Tensor, wmin: float | None = None, wmax: float | None = None
+    ) -> None:
+        if isinstance(target, Tensor):
+            if target.dim() != 1 or not bool(torch.isfinite(target).all()):
+                raise ValueError(
+                    f"target must be a finite 1-D tensor [n_target], got shape {list(target.shape)}"
+                )
+            self.target: float | Tensor = target.detach()
+        else:
+            if not math.isfinite(target):
+                raise ValueError(f"target must be finite, got {target}")
+            self.target = float(target)
         if wmin is not None and wmax is not None and wmin > wmax:
             raise ValueError(f"wmin ({wmin}) must be <= wmax ({wmax})")
-        self.target, self.wmin, self.wmax = float(target), wmin, wmax
+        self.wmin, self.wmax = wmin, wmax
 
     @torch.no_grad()
     def constrain_(self, projection: Projection) -> None:
@@ -183,9 +198,18 @@ class ColumnMean(WeightPiece):
                 f"ColumnMean needs a DenseProjection (weights [n_source, n_target]), got "
                 f"{type(projection).__name__}"
             )
+        w = projection.weight
+        if isinstance(self.target, Tensor) and self.target.shape[0] != w.shape[1]:
+            raise ValueError(
+                f"ColumnMean: {self.target.shape[0]} targets for a projection of "
+                f"{w.shape[1]} target units"
+            )
         lo = self.wmin if self.wmin is not None else projection.wmin
         hi = self.wmax if self.wmax is not None else projection.wmax
-        normalise_columns(projection.weight, self.target, lo, hi)
+        normalise_columns(w, self.target, lo, hi)
 
     def __repr__(self) -> str:
-        return f"ColumnMean(target={self.target}, wmin={self.wmin}, wmax={self.wmax})"
+        target = (
+            f"tensor[{self.target.shape[0]}]" if isinstance(self.target, Tensor) else self.target
+        )
+        return f"ColumnMean(target={target}, wmin={self.wmin}, wmax={self.wmax})"
