@@ -47,11 +47,19 @@ def interval_estimates(
     def both(s: np.ndarray) -> np.ndarray:
         return np.array([metrics.aggregate_mean(s), metrics.aggregate_iqm(s)])
 
-    with warnings.catch_warnings():  # arch (rliable's bootstrap) deprecates random_state
-        warnings.simplefilter("ignore", FutureWarning)
-        point, ci = rly.get_interval_estimates(
-            {"runs": x}, both, reps=reps, random_state=np.random.RandomState(seed)
-        )
+    # rliable's StratifiedBootstrap draws its resampling indices from NumPy's global RNG
+    # (np.random.choice), not from ``random_state``: seed the global RNG for the call and
+    # put the caller's state back afterwards.
+    saved = np.random.get_state()  # noqa: NPY002 (the global RNG is what rliable reads)
+    np.random.seed(seed)  # noqa: NPY002
+    try:
+        with warnings.catch_warnings():  # arch (rliable's bootstrap) deprecates random_state
+            warnings.simplefilter("ignore", FutureWarning)
+            point, ci = rly.get_interval_estimates(
+                {"runs": x}, both, reps=reps, random_state=np.random.RandomState(seed)
+            )
+    finally:
+        np.random.set_state(saved)  # noqa: NPY002
     p, c = point["runs"], ci["runs"]  # c: [2 (lo, hi), 2 (mean, iqm)]
     return {
         "n_runs": int(x.shape[0]),
