@@ -96,7 +96,9 @@ def save_resumable(model: Any, folder: pathlib.Path, extra: dict[str, Any] | Non
     environment state (:mod:`spikerl.envs.state`: emulator state, RNGs, wrapper counters)
     is saved for SB3 ``DummyVecEnv`` environments, so a resumed run continues bit-exactly;
     its ``meta`` records the step, so a model and env state of different steps (a kill
-    between two renames) are detected on resume.
+    between two renames) are detected on resume. A kill between the model's and the meta's
+    renames leaves ``meta.json`` one checkpoint behind the model (never ahead): a resume
+    takes the step from the model and the best evaluation from the restored history.
 
     Raises:
         NonFiniteError: A weight is NaN or infinite (nothing is written).

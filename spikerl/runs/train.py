@@ -15,6 +15,8 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 if TYPE_CHECKING:
     from stable_baselines3.common.callbacks import BaseCallback
 
@@ -204,6 +206,13 @@ def train_run(
         restore_evaluations(eval_cb, run_dir, model.num_timesteps)
     if isinstance(meta.get("best_mean_reward"), int | float):
         eval_cb.best_mean_reward = float(meta["best_mean_reward"])
+    if eval_cb.evaluations_results:
+        # A kill between the model's and the meta's renames leaves meta.json one checkpoint
+        # behind the model; the restored history (up to the model's step) has the best mean.
+        history = max(
+            (float(np.mean(r)) for r in eval_cb.evaluations_results if r), default=-np.inf
+        )
+        eval_cb.best_mean_reward = max(eval_cb.best_mean_reward, history)
 
     def meta_all() -> dict[str, Any]:
         return {**meta_fn(), "best_mean_reward": float(eval_cb.best_mean_reward)}

@@ -147,7 +147,9 @@ def _check_loadable(run: Path) -> int:
     model = RSTDP.load(ckpt / LAST)
     read_env_state(ckpt / ENV_STATE)
     meta = read_meta(ckpt)
-    assert meta["num_timesteps"] == model.num_timesteps
+    # renames go env state, model, meta: a kill between the last two leaves the meta one
+    # checkpoint (50 steps) behind the model, never ahead (the resume reads the model's step)
+    assert model.num_timesteps - int(meta.get("num_timesteps", 0)) in (0, 50)
     return int(model.num_timesteps)
 
 
