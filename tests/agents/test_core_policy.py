@@ -10,10 +10,10 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from spikerl.agents import RSTDP
 from spikerl.agents.core_policy import NetworkLearner, NetworkPolicy
-from spikerl.core import LIF, DenseProjection, Input, LateralProjection, Network, Uniform
-from spikerl.decoders import PopulationVoteDecoder
-from spikerl.encoders import GaussianPopulationEncoder
+from spikerl.core import Network
 from spikerl.pipeline import Pipeline
+
+from .parts import small_parts
 
 
 class _StopAt(BaseCallback):
@@ -25,30 +25,8 @@ class _StopAt(BaseCallback):
         return self.num_timesteps < self.at
 
 
-def _parts(seed: int = 0) -> dict[str, object]:
-    g = torch.Generator().manual_seed(seed)
-    enc = GaussianPopulationEncoder(
-        [-2.4, -3.0, -0.21, -3.5], [2.4, 3.0, 0.21, 3.5], neurons_per_dim=8, time_steps=8
-    )
-    net = Network(dt=1.0)
-    net.add_population("input", Input(enc.output_size))
-    net.add_population("hidden", LIF(16))
-    net.add_population("action", LIF(8))
-    net.connect(
-        "input", "hidden", DenseProjection(enc.output_size, 16, Uniform(0, 4.0), generator=g)
-    )
-    net.connect("hidden", "action", DenseProjection(16, 8, Uniform(0, 8.0), generator=g))
-    net.connect("action", "action", LateralProjection.inhibition(8, strength=2.0))
-    return dict(
-        network=net,
-        encoder=enc,
-        decoder=PopulationVoteDecoder(2, 4),
-        plastic=["input->hidden", "hidden->action"],
-    )
-
-
 def test_user_network_trains_through_rstdp() -> None:
-    parts = _parts()
+    parts = small_parts()
     net = parts["network"]
     assert isinstance(net, Network)
     w0 = [net.projection(n).weight.detach().clone() for n in ("input->hidden", "hidden->action")]
@@ -68,7 +46,7 @@ def test_user_network_trains_through_rstdp() -> None:
 
 def test_same_seed_same_weights() -> None:
     def run() -> torch.Tensor:
-        parts = _parts()
+        parts = small_parts()
         RSTDP("SpikingPolicy", gym.make("CartPole-v1"), policy_kwargs=parts, seed=3).learn(100)
         net = parts["network"]
         assert isinstance(net, Network)
@@ -78,7 +56,7 @@ def test_same_seed_same_weights() -> None:
 
 
 def test_pipeline_runs_a_parts_policy() -> None:
-    model = RSTDP("SpikingPolicy", gym.make("CartPole-v1"), policy_kwargs=_parts(), seed=0)
+    model = RSTDP("SpikingPolicy", gym.make("CartPole-v1"), policy_kwargs=small_parts(), seed=0)
     res = Pipeline(gym.make("CartPole-v1"), model, log_every=10**9).run(150, seed=0)
     assert res.steps == 150
     assert np.isfinite(model.learner.critic).all()
@@ -88,11 +66,11 @@ def test_policy_kwargs_are_honoured_or_refused() -> None:
     env = gym.make("CartPole-v1")
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['hidden_sizes'\]"):
         RSTDP("SpikingPolicy", env, policy_kwargs=dict(hidden_sizes=[64]))
-    bad = {**_parts(), "plastic": ["input->nowhere"]}
+    bad = {**small_parts(), "plastic": ["input->nowhere"]}
     with pytest.raises((KeyError, ValueError)):
         RSTDP("SpikingPolicy", env, policy_kwargs=bad)
     with pytest.raises(ValueError, match="unknown key"):
-        RSTDP("SpikingPolicy", env, policy_kwargs={**_parts(), "lr": 1.0})
+        RSTDP("SpikingPolicy", env, policy_kwargs={**small_parts(), "lr": 1.0})
     from spikerl.agents import SNNConfig
 
     snn = SNNConfig(n_per_action=3)
@@ -104,11 +82,11 @@ def test_save_load_round_trip_with_the_architecture_from_the_caller(tmp_path: ob
     import pathlib
 
     folder = pathlib.Path(str(tmp_path))
-    parts = _parts(seed=0)
+    parts = small_parts(seed=0)
     model = RSTDP("SpikingPolicy", gym.make("CartPole-v1"), policy_kwargs=parts, seed=0)
     model.learn(100)
     model.save(folder / "parts.zip")
-    fresh = _parts(seed=5)  # same architecture, other initial weights
+    fresh = small_parts(seed=5)  # same architecture, other initial weights
     loaded = RSTDP.load(folder / "parts.zip", custom_objects={"policy_kwargs": fresh})
     assert isinstance(loaded.policy, NetworkPolicy)
     for name in ("input->hidden", "hidden->action"):
@@ -129,7 +107,7 @@ def test_resume_of_a_parts_policy_is_exact(tmp_path: object) -> None:
     from stable_baselines3.common.env_util import make_vec_env
 
     folder = pathlib.Path(str(tmp_path))
-    straight_parts = _parts()
+    straight_parts = small_parts()
     straight = RSTDP(
         "SpikingPolicy",
         make_vec_env("CartPole-v1", 1, seed=4),
@@ -138,7 +116,7 @@ def test_resume_of_a_parts_policy_is_exact(tmp_path: object) -> None:
     )
     straight.learn(160)
     first = RSTDP(
-        "SpikingPolicy", make_vec_env("CartPole-v1", 1, seed=4), policy_kwargs=_parts(), seed=2
+        "SpikingPolicy", make_vec_env("CartPole-v1", 1, seed=4), policy_kwargs=small_parts(), seed=2
     )
     first.learn(160, callback=_StopAt(80))  # interrupted half-way (same lr schedule)
     assert first.num_timesteps == 80
@@ -147,7 +125,7 @@ def test_resume_of_a_parts_policy_is_exact(tmp_path: object) -> None:
         folder / "half.zip",
         env=first.get_env(),
         force_reset=False,
-        custom_objects={"policy_kwargs": _parts(seed=9)},
+        custom_objects={"policy_kwargs": small_parts(seed=9)},
     )
     resumed.learn(80, reset_num_timesteps=False)
     for name in ("input->hidden", "hidden->action"):
@@ -187,7 +165,7 @@ def test_compiled_and_eager_backends_learn_the_same_weights() -> None:
     from spikerl.core.backends import CompiledPlan, EagerPlan
 
     def run(backend: str) -> tuple[list[torch.Tensor], RSTDP]:
-        parts = _parts(seed=1)
+        parts = small_parts(seed=1)
         net = parts["network"]
         assert isinstance(net, Network)
         net.to(torch.float64)
@@ -212,7 +190,7 @@ def test_compiled_and_eager_backends_learn_the_same_weights() -> None:
 
 
 def test_plan_is_rebuilt_only_when_the_network_or_batch_changes() -> None:
-    parts = _parts(seed=2)
+    parts = small_parts(seed=2)
     model = RSTDP("SpikingPolicy", gym.make("CartPole-v1"), policy_kwargs=parts, seed=0)
     model.learn(50)
     policy = model.policy

@@ -28,10 +28,10 @@ from spikerl.agents.learner import RSTDPLearner, UpdateStats
 from spikerl.agents.network import LearnConfig, Modulation, StepOutput
 from spikerl.agents.presets import load_agent_preset
 from spikerl.agents.rstdp import RSTDPConfig
-from spikerl.core import LIF, DenseProjection, Input, LateralProjection, Network, Uniform
-from spikerl.decoders import PopulationVoteDecoder
-from spikerl.encoders import GaussianPopulationEncoder
+from spikerl.core import Network
 from spikerl.pipeline import Pipeline
+
+from .parts import small_parts
 
 SCALE = 0.25
 
@@ -252,28 +252,6 @@ def _cartpole(
     return net.w_np.copy(), net.critic_np.copy()
 
 
-def _parts() -> dict[str, Any]:
-    g = torch.Generator().manual_seed(0)
-    enc = GaussianPopulationEncoder(
-        [-2.4, -3.0, -0.21, -3.5], [2.4, 3.0, 0.21, 3.5], neurons_per_dim=8, time_steps=8
-    )
-    net = Network(dt=1.0)
-    net.add_population("input", Input(enc.output_size))
-    net.add_population("hidden", LIF(16))
-    net.add_population("action", LIF(8))
-    net.connect(
-        "input", "hidden", DenseProjection(enc.output_size, 16, Uniform(0, 4.0), generator=g)
-    )
-    net.connect("hidden", "action", DenseProjection(16, 8, Uniform(0, 8.0), generator=g))
-    net.connect("action", "action", LateralProjection.inhibition(8, strength=2.0))
-    return dict(
-        network=net,
-        encoder=enc,
-        decoder=PopulationVoteDecoder(2, 4),
-        plastic=["input->hidden", "hidden->action"],
-    )
-
-
 def _weights(net: Network) -> list[np.ndarray]:
     return [
         net.projection(n).weight.detach().numpy().copy()
@@ -288,7 +266,7 @@ def _parts_agent(
     cfg = RSTDPConfig()
     cfg = dataclasses.replace(cfg, learn=dataclasses.replace(cfg.learn, **learn))
     env = _scaled(gym.make("CartPole-v1")) if scaled_env else gym.make("CartPole-v1")
-    parts = _parts()
+    parts = small_parts()
     model = RSTDP("SpikingPolicy", env, cfg, policy_kwargs=parts, seed=0)
     if legacy:
         legacy_learner = _LegacyNetworkLearner(model.policy, cfg.learn, 1, 0)  # type: ignore[arg-type]
@@ -374,7 +352,7 @@ def test_reward_scale_is_honoured_through_the_pipeline() -> None:
     give the same weights."""
 
     def run(learn: LearnConfig, env: gym.Env) -> np.ndarray:  # type: ignore[type-arg]
-        parts = _parts()
+        parts = small_parts()
         model = RSTDP(
             "SpikingPolicy", gym.make("CartPole-v1"), RSTDPConfig(learn=learn), policy_kwargs=parts
         )

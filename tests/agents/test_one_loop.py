@@ -15,17 +15,15 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
-import torch
 from stable_baselines3.common.env_util import make_vec_env
 
 from spikerl.agents import RSTDP
 from spikerl.agents.finite import check_transition
 from spikerl.agents.presets import load_agent_preset
 from spikerl.agents.rstdp import RSTDPConfig
-from spikerl.core import LIF, DenseProjection, Input, LateralProjection, Network, Uniform
-from spikerl.decoders import PopulationVoteDecoder
-from spikerl.encoders import GaussianPopulationEncoder
 from spikerl.pipeline import Pipeline
+
+from .parts import small_parts
 
 
 def _legacy_learn(model: RSTDP, total_timesteps: int) -> None:
@@ -66,28 +64,6 @@ def _legacy_learn(model: RSTDP, total_timesteps: int) -> None:
         model._last_episode_starts = dones
 
 
-def _parts() -> dict[str, Any]:
-    g = torch.Generator().manual_seed(0)
-    enc = GaussianPopulationEncoder(
-        [-2.4, -3.0, -0.21, -3.5], [2.4, 3.0, 0.21, 3.5], neurons_per_dim=8, time_steps=8
-    )
-    net = Network(dt=1.0)
-    net.add_population("input", Input(enc.output_size))
-    net.add_population("hidden", LIF(16))
-    net.add_population("action", LIF(8))
-    net.connect(
-        "input", "hidden", DenseProjection(enc.output_size, 16, Uniform(0, 4.0), generator=g)
-    )
-    net.connect("hidden", "action", DenseProjection(16, 8, Uniform(0, 8.0), generator=g))
-    net.connect("action", "action", LateralProjection.inhibition(8, strength=2.0))
-    return dict(
-        network=net,
-        encoder=enc,
-        decoder=PopulationVoteDecoder(2, 4),
-        plastic=["input->hidden", "hidden->action"],
-    )
-
-
 def _weights(model: RSTDP) -> list[np.ndarray]:
     learner: Any = model.learner
     if hasattr(learner, "plasticities"):
@@ -115,7 +91,7 @@ def test_rstdp_learn_learns_what_its_own_loop_learned(n_envs: int) -> None:
 
 def test_rstdp_learn_of_a_parts_policy_learns_what_its_own_loop_learned() -> None:
     def model() -> RSTDP:
-        return RSTDP("SpikingPolicy", gym.make("CartPole-v1"), policy_kwargs=_parts(), seed=0)
+        return RSTDP("SpikingPolicy", gym.make("CartPole-v1"), policy_kwargs=small_parts(), seed=0)
 
     new, old = model(), model()
     new.learn(200)
@@ -133,7 +109,7 @@ def test_pipeline_run_and_rstdp_learn_are_one_loop(parts: bool) -> None:
     def model() -> RSTDP:
         if parts:
             cfg = RSTDPConfig()
-            kwargs: dict[str, Any] = {"policy_kwargs": _parts()}
+            kwargs: dict[str, Any] = {"policy_kwargs": small_parts()}
         else:
             cfg = load_agent_preset("rstdp", "CartPole")
             kwargs = {}
