@@ -23,6 +23,9 @@ HEADER = 7
 def records(path: Path) -> Iterator[Any]:
     """The protobuf ``Record`` messages of one ``.wandb`` file, in order.
 
+    A chunk shorter than its header says (the file of a live run, still being written) ends
+    the iteration instead of being parsed.
+
     Raises:
         ValueError: Not a wandb transaction log.
     """
@@ -39,6 +42,8 @@ def records(path: Path) -> Iterator[Any]:
             continue
         _, n, kind = struct.unpack("<IHB", data[pos : pos + HEADER])
         chunk = data[pos + HEADER : pos + HEADER + n]
+        if len(chunk) < n:  # a live run: wandb is still writing this chunk
+            return
         pos += HEADER + n
         if kind == 0 and n == 0:
             continue
