@@ -13,7 +13,11 @@ Examples::
         --policies SpikingMlpPolicy --set policy_kwargs.time_steps=8 --out /tmp/tune.json
 
 The non-spiking rows take the spiking preset's ``layers`` as ``net_arch`` (same sizes) and
-drop the spiking settings. Results are written after every run (atomically).
+drop the spiking settings. Results are written after every run (atomically), with a
+``comparison``: each policy against the best constant action and random, and spiking over
+non-spiking. One experiment split over processes (one per core) is joined by ``--merge``::
+
+    python scripts/train_sb3_spiking.py --algo ppo --merge a.json b.json --out both.json
 """
 
 from __future__ import annotations
@@ -172,6 +176,82 @@ def summarise(runs: list[dict[str, Any]], target: float) -> dict[str, Any]:
     return out
 
 
+def compare(summary: dict[str, Any], controls: dict[str, Any]) -> dict[str, Any]:
+    """Each policy's mean of final means against the controls and the spiking/non-spiking pair.
+
+    ``best_constant`` is the constant-action control with the highest mean (Atari runs have
+    them); ``over_best_constant = policy mean / best constant mean`` (None when the constant's
+    mean is not positive). ``spiking_over_non_spiking`` divides each spiking policy's mean by
+    its non-spiking counterpart's (``SpikingCnnPolicy`` by ``CnnPolicy``, ``SpikingMlpPolicy``
+    by ``MlpPolicy``) where both ran.
+    """
+    out: dict[str, Any] = {}
+    constants = {k: v["mean"] for k, v in controls.items() if k.startswith("constant_")}
+    best_name = max(constants, key=lambda k: constants[k]) if constants else None
+    best = constants[best_name] if best_name is not None else None
+    if best_name is not None:
+        out["best_constant"] = {"control": best_name, "mean": best}
+    for policy, row in summary.items():
+        entry: dict[str, Any] = {"mean_of_means": row["mean_of_means"]}
+        if best is not None:
+            entry["over_best_constant"] = row["mean_of_means"] / best if best > 0 else None
+        if "random" in controls:
+            entry["over_random"] = (
+                row["mean_of_means"] / controls["random"]["mean"]
+                if controls["random"]["mean"] > 0
+                else None
+            )
+        out[policy] = entry
+    for spiking in SPIKING_POLICIES:
+        plain = spiking.removeprefix("Spiking")
+        if spiking in summary and plain in summary and summary[plain]["mean_of_means"] > 0:
+            out.setdefault("spiking_over_non_spiking", {})[f"{spiking}/{plain}"] = (
+                summary[spiking]["mean_of_means"] / summary[plain]["mean_of_means"]
+            )
+    return out
+
+
+#: Settings two results must share to be merged: same experiment, different policies.
+MERGE_KEYS = (
+    "algo", "env", "env_overrides", "timesteps", "n_envs", "hyperparams",
+    "spiking_policy_kwargs", "eval", "best_checkpoint",
+)  # fmt: skip
+
+
+def merge_results(results: list[dict[str, Any]], target: float) -> dict[str, Any]:
+    """One result from several runs of this script that differ only in policies or seeds.
+
+    Runs of one experiment split over processes (one per CPU core) are joined here: the
+    runs are concatenated, the controls (seeded alike, so equal) kept from the first, and the
+    summary and comparison recomputed.
+
+    Raises:
+        ValueError: fewer than two results, a setting of :data:`MERGE_KEYS` that differs,
+            or a (policy, seed) pair present twice.
+    """
+    if len(results) < 2:
+        raise ValueError(f"merge needs at least two results, got {len(results)}")
+    first = results[0]
+    for i, other in enumerate(results[1:], start=2):
+        for key in MERGE_KEYS:
+            if other.get(key) != first.get(key):
+                raise ValueError(
+                    f"result {i} differs from result 1 in {key!r}: "
+                    f"{other.get(key)!r} != {first.get(key)!r}; only runs of one experiment merge"
+                )
+    runs = [r for res in results for r in res["runs"]]
+    pairs = [(r["policy"], r["seed"]) for r in runs]
+    twice = sorted({p for p in pairs if pairs.count(p) > 1})
+    if twice:
+        raise ValueError(f"(policy, seed) present in more than one result: {twice}")
+    merged = {k: v for k, v in first.items() if k not in ("runs", "summary", "comparison")}
+    merged["command"] = [res["command"] for res in results]
+    merged["runs"] = runs
+    merged["summary"] = summarise(runs, target)
+    merged["comparison"] = compare(merged["summary"], merged.get("controls", {}))
+    return merged
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -210,7 +290,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument(
+        "--merge",
+        nargs="+",
+        type=Path,
+        default=None,
+        help="join result files of one experiment (e.g. one process per policy) into --out, "
+        "train nothing",
+    )
     args = p.parse_args(argv)
+    if args.merge is not None:
+        merged = merge_results([json.loads(f.read_text()) for f in args.merge], args.target)
+        if args.out is not None:
+            text = json.dumps(merged, indent=2)
+
+            def write_merged(tmp: str) -> None:
+                Path(tmp).write_text(text)
+
+            atomic_write(write_merged, args.out)
+        print(json.dumps(merged, indent=2))
+        return merged
 
     torch.set_num_threads(args.threads)
     preset = merge_presets(load_sb3_preset(args.algo, args.env), parse_sets(args.set))
@@ -304,6 +403,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 }
             result["runs"].append(row)
             result["summary"] = summarise(result["runs"], args.target)
+            result["comparison"] = compare(result["summary"], controls)
             save()
             print(
                 json.dumps(
