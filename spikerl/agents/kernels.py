@@ -262,7 +262,7 @@ def _compile_update() -> Any:
         lr_actor,  # effective: lr * schedule fraction / (F B)
         wmin,
         wmax,
-        col_mean,  # target mean weight per action neuron (NaN: no normalisation)
+        col_target,  # [N] target mean weight of each action neuron ([0]: no normalisation)
     ):
         b_n, f_n = phi.shape
         n_n = w.shape[1]
@@ -301,9 +301,9 @@ def _compile_update() -> Any:
                 dw = lr_actor * acc
                 abs_dw += abs(dw)
                 w[f, n] = min(max(w[f, n] + dw, wmin), wmax)
-        if not np.isnan(col_mean):
+        if col_target.shape[0] > 0:
             for n in range(n_n):
-                shift = col_mean
+                shift = col_target[n]
                 for f in range(f_n):
                     shift -= w[f, n] / f_n
                 for f in range(f_n):

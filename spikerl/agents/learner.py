@@ -186,18 +186,19 @@ class RSTDPLearner:
         self._stale = stale
         return stats
 
-    def _col_mean(self) -> float:
-        """Target mean weight of each action neuron under ``weight_norm`` (NaN: off).
+    def _col_mean(self) -> np.ndarray:
+        """Target mean weight of each action neuron under ``weight_norm`` ``[N]`` (empty: off).
 
         With normalisation each neuron's weights are shifted after every update so that
-        ``mean_f W[f, n] = (w_init_low + w_init) / 2`` (mV per spike), the mean of the
-        initial distribution: a neuron's total drive for population-coded input stays put,
-        and the populations compete through the pattern of their weights, not their size.
+        ``mean_f W[f, n] = g_n (w_init_low + w_init) / 2`` (mV per spike), the mean of its
+        initial distribution (``g_n`` its gain, ``snn.gain_spread``; 1 by default): a
+        neuron's total drive for population-coded input stays put, and the populations
+        compete through the pattern of their weights, not their size.
         """
         if not self.learn.weight_norm:
-            return float("nan")
+            return np.empty(0)
         snn = self.net.snn
-        return 0.5 * (snn.w_init_low + snn.w_init)
+        return 0.5 * (snn.w_init_low + snn.w_init) * snn.gains(self.net.n_actions)
 
     def _update_numpy(
         self,
@@ -225,6 +226,6 @@ class RSTDPLearner:
         dw = actor.weight_change(mod, ls.elig, lr_fraction, lc.lr_actor)
         target = self._col_mean()
         actor.apply_change(
-            net.w_np, dw, net.snn.wmin, net.snn.wmax, None if np.isnan(target) else target
+            net.w_np, dw, net.snn.wmin, net.snn.wmax, target if target.size else None
         )
         return UpdateStats(float(mod.mean()), float(np.abs(dw).mean()), float(v.mean()))

@@ -88,6 +88,14 @@ class SNNConfig:
         readout: What the decoder reads from each action population: spike ``counts``
             (ties broken by a seeded draw) or the summed membrane ``potential`` at the end
             of the window.
+        gain_spread: Heterogeneous excitability inside each population: the ``k``-th of its
+            ``n = n_per_action`` neurons has gain ``g_k = 1 + gain_spread (k / (n - 1) -
+            1/2)`` (``g = 1`` for ``n = 1``); its initial weights are ``g_k`` times the
+            uniform draw and, with ``learn.weight_norm``, its mean weight is held at
+            ``g_k (w_init_low + w_init) / 2`` (mV). Neurons of one population then reach
+            threshold at different drives, so the population's spike count grows step by
+            step with its drive (a graded vote) instead of all of its neurons switching on
+            together; 0 (the default) gives identical gains.
     """
 
     n_per_action: int = 8
@@ -111,6 +119,21 @@ class SNNConfig:
     wmax: float = 20.0
     gap: float = 100.0
     readout: Readout = Readout.COUNTS
+    gain_spread: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.gain_spread < 2.0:
+            raise ValueError(
+                f"snn.gain_spread must be in [0, 2) (gains 1 +- gain_spread / 2 stay "
+                f"positive), got {self.gain_spread}"
+            )
+
+    def gains(self, n_actions: int) -> np.ndarray:
+        """Gain ``g [A * n_per_action]`` of every action neuron (see ``gain_spread``)."""
+        n = self.n_per_action
+        k = np.arange(n, dtype=np.float64)
+        g = 1.0 + self.gain_spread * (k / (n - 1) - 0.5) if n > 1 else np.ones(1)
+        return np.tile(g, n_actions)
 
 
 @dataclass(frozen=True)
@@ -248,6 +271,8 @@ class SpikingActorCritic(nn.Module):
         self.n_neurons = n
         w = torch.rand(n_features, n, generator=generator, dtype=torch.float64)
         w = snn.w_init_low + w * (snn.w_init - snn.w_init_low)
+        if snn.gain_spread > 0:
+            w = w * torch.from_numpy(snn.gains(n_actions))
         self.weight = nn.Parameter(w, requires_grad=False)
         self.critic = nn.Parameter(torch.zeros(n_features, dtype=torch.float64), False)
         self._decay = math.exp(-snn.dt / snn.tau_mem)

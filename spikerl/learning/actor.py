@@ -19,7 +19,8 @@ batch of ``B``:
 5. optionally each action neuron's weights are shifted to hold their mean at ``target``
    (homeostasis of the neuron's input drive; :func:`normalise_columns`):
    ``W[:, n] <- clip(W[:, n] + target - mean_f W[f, n], wmin, wmax)``. The R-STDP agent's
-   target is the mean of its initial weights, ``(w_init_low + w_init) / 2``; a core
+   target is the mean of each neuron's initial weights, ``g_n (w_init_low + w_init) / 2``
+   (``g_n`` its gain, ``snn.gain_spread``); a core
    projection gets the same step as the piece :class:`spikerl.learning.pieces.ColumnMean`.
 
 Units: ``W``, ``wmin``, ``wmax`` and ``target`` in mV per spike; ``Z``, ``e`` and ``m``
@@ -131,7 +132,10 @@ def weight_change(mod: np.ndarray, elig: np.ndarray, lr_fraction: float, lr: flo
 
 
 def normalise_columns(
-    w: np.ndarray | Tensor, target: float | Tensor, wmin: float | None, wmax: float | None
+    w: np.ndarray | Tensor,
+    target: float | np.ndarray | Tensor,
+    wmin: float | None,
+    wmax: float | None,
 ) -> None:
     """Shift each neuron's weights to mean ``target``, then clip, in place on ``w [F, N]``:
     ``W[:, n] <- clip(W[:, n] + target - mean_f W[f, n], wmin, wmax)`` (mV).
@@ -139,9 +143,12 @@ def normalise_columns(
     The clip can leave a column's mean off ``target`` when weights sit at a bound. A NumPy
     array is changed in NumPy (the agent's weights), a tensor in torch (a core projection's,
     through :class:`spikerl.learning.pieces.ColumnMean`); a bound of None is not applied.
-    A tensor ``target [N]`` (tensor weights only) gives each neuron its own target.
+    A ``target [N]`` (an array for array weights, a tensor for tensor weights) gives each
+    neuron its own target.
     """
     if isinstance(w, Tensor):
+        if isinstance(target, np.ndarray):
+            raise TypeError("normalise_columns: an array target needs array weights")
         w.add_(target - w.mean(dim=0, keepdim=True))
         if wmin is not None or wmax is not None:
             w.clamp_(min=wmin, max=wmax)
@@ -158,10 +165,10 @@ def apply_change(
     dw: np.ndarray,
     wmin: float,
     wmax: float,
-    target: float | None = None,
+    target: float | np.ndarray | None = None,
 ) -> None:
     """``W <- clip(W + dW, wmin, wmax)`` in place on ``w [F, N]``, then, with a ``target``
-    mean (mV; None: off), :func:`normalise_columns`."""
+    mean (mV, one for all neurons or ``[N]``; None: off), :func:`normalise_columns`."""
     w += dw
     np.clip(w, wmin, wmax, out=w)
     if target is not None:

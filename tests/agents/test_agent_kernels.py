@@ -98,9 +98,12 @@ class _Identity(FeatureMap):
         LearnConfig(weight_norm=True),
     ],
 )
-def test_update_kernel_matches_numpy(learn: LearnConfig) -> None:
+@pytest.mark.parametrize("gain_spread", [0.0, 0.8], ids=["equal_gains", "gain_spread"])
+def test_update_kernel_matches_numpy(learn: LearnConfig, gain_spread: float) -> None:
     """Critic, actor weights and statistics after many act/update steps agree."""
-    snn = SNNConfig(n_per_action=4, w_init=4.0, w_init_low=2.0, wmin=-3.0, wmax=4.5)
+    snn = SNNConfig(
+        n_per_action=4, w_init=4.0, w_init_low=2.0, wmin=-3.0, wmax=4.5, gain_spread=gain_spread
+    )
 
     w0 = SpikingActorCritic(12, 2, snn, generator=torch.Generator().manual_seed(3)).w_np.copy()
 
@@ -236,3 +239,31 @@ def test_weight_norm_keeps_each_neuron_mean() -> None:
         learner.update(rng.normal(size=2), rng.random((2, 12)), np.zeros(2, dtype=bool))
     assert np.abs(net.w_np - before).max() > 0.1  # the weights did move
     np.testing.assert_allclose(net.w_np.mean(axis=0), 3.0, atol=1e-9)
+
+
+def test_gain_spread_gains_initial_weights_and_held_means() -> None:
+    """``gain_spread`` 0.6 over 4 neurons per population gives gains 1 + 0.6 (k/3 - 1/2) =
+    0.7, 0.9, 1.1, 1.3 (hand-computed) in each population; the initial weights are those
+    gains times the equal-gain draw, and ``weight_norm`` holds neuron n at g_n * 3 mV."""
+    snn = SNNConfig(n_per_action=4, w_init=4.0, w_init_low=2.0, wmin=-50.0, wmax=50.0)
+    spread = SNNConfig(**{**snn.__dict__, "gain_spread": 0.6})
+    gains = [0.7, 0.9, 1.1, 1.3] * 2
+    np.testing.assert_allclose(spread.gains(2), gains, rtol=0, atol=1e-15)
+    np.testing.assert_array_equal(snn.gains(2), np.ones(8))
+    np.testing.assert_array_equal(SNNConfig(n_per_action=1, gain_spread=0.6).gains(3), np.ones(3))
+    plain = SpikingActorCritic(12, 2, snn, generator=torch.Generator().manual_seed(3))
+    net = SpikingActorCritic(12, 2, spread, generator=torch.Generator().manual_seed(3))
+    np.testing.assert_allclose(net.w_np, plain.w_np * np.array(gains), rtol=1e-15)
+    learner = RSTDPLearner(
+        net, _Identity(), LearnConfig(weight_norm=True, lr_actor=5.0), 2, np.random.default_rng(0)
+    )
+    rng = np.random.default_rng(1)
+    before = net.w_np.copy()
+    for _ in range(20):
+        learner.act(rng.random((2, 12)))
+        learner.update(rng.normal(size=2), rng.random((2, 12)), np.zeros(2, dtype=bool))
+    assert np.abs(net.w_np - before).max() > 0.1
+    np.testing.assert_allclose(net.w_np.mean(axis=0), 3.0 * np.array(gains), atol=1e-9)
+    for bad in (-0.1, 2.0):
+        with pytest.raises(ValueError, match="gain_spread must be in"):
+            SNNConfig(gain_spread=bad)

@@ -153,7 +153,7 @@ class _LegacyLearner(RSTDPLearner):
         w += dw
         np.clip(w, net.snn.wmin, net.snn.wmax, out=w)
         target = self._col_mean()
-        if not np.isnan(target):
+        if target.size:
             w += target - w.mean(axis=0, keepdims=True)
             np.clip(w, net.snn.wmin, net.snn.wmax, out=w)
         return UpdateStats(float(mod.mean()), float(np.abs(dw).mean()), float(v.mean()))

@@ -103,7 +103,7 @@ def test_agent_update_kernel_is_this_rule(weight_norm: bool, td_modulation: bool
             phi, phi_next, critic.shape_rewards(rewards), terminated, mask, w_crit_k, w_k,
             elig, trace, critic.gamma, critic.delta_clip, td_modulation,
             critic.step_size(rho, b), actor.actor_step_size(rho, lr, f, b), wmin, wmax,
-            float("nan") if target is None else target,
+            np.empty(0) if target is None else np.full(n, target),
         )  # fmt: skip
         critic.update(w_crit, trace, phi, out.delta, rho)
         mod = actor.third_factor(

@@ -134,7 +134,7 @@ def test_agent_update_kernel_is_this_critic(td_modulation: bool) -> None:
             1e-3,
             -5.0,
             5.0,
-            float("nan"),
+            np.empty(0),
         )
         critic.update(w_crit_m, trace, phi, out.delta, rho)
         np.testing.assert_allclose(value, out.value.mean(), rtol=1e-12, atol=1e-12)
