@@ -50,7 +50,7 @@ def test_rl_zoo_cartpole_hyperparameters() -> None:
     }
     dqn = load_sb3_preset("dqn", "CartPole")["sb3"]["hyperparams"]
     assert dqn["train_freq"] == 256 and dqn["gradient_steps"] == 128
-    assert dqn["target_update_interval"] == 10 and dqn["learning_rate"] == 2.3e-3
+    assert dqn["target_update_interval"] == 10 and dqn["learning_rate"] == "lin_2.3e-3"
 
 
 def test_unknown_preset_entries_are_named() -> None:
