@@ -80,3 +80,19 @@ def test_merge_joins_processes_of_one_experiment(tmp_path: pathlib.Path) -> None
         ts.merge_results([a, c], 475.0)
     with pytest.raises(ValueError, match="at least two"):
         ts.merge_results([a], 475.0)
+
+
+def test_summarise_counts_solved_seeds_only_with_a_target() -> None:
+    ts = _script()
+    runs = [
+        {"policy": "P", "seed": s, "train_seconds": 1.0, "eval": {"mean": m},
+         "best": {"eval": {"mean": b}}}
+        for s, m, b in [(0, 480.0, 500.0), (1, 300.0, 475.0), (2, 475.0, 200.0)]
+    ]  # fmt: skip
+    with_target = ts.summarise(runs, 475.0)["P"]
+    assert with_target["seeds_ge_475"] == 2 and with_target["best_checkpoint_seeds_ge_475"] == 2
+    assert with_target["mean_of_means"] == pytest.approx((480 + 300 + 475) / 3)
+    without = ts.summarise(runs, None)["P"]
+    assert not any(k.startswith(("seeds_ge", "best_checkpoint_seeds_ge")) for k in without)
+    assert without["best_checkpoint_means"] == [500.0, 475.0, 200.0]
+    assert ts.SOLVED.get("CartPole") == 475.0 and ts.SOLVED.get("Breakout") is None
