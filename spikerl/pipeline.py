@@ -77,6 +77,13 @@ class PipelineResult:
         episode_lengths: Their lengths.
         seconds: Wall time.
         logs: One dict per log interval (step, mean return, firing rate, |dW|, ...).
+        decisions: Decisions whose tie flag the learner reported (``last.tied``), summed
+            over sub-envs; 0 for a policy that does not report it.
+        tied: How many of them had their best readout score shared (a seeded draw
+            decided).
+        margin_sum: Sum of their best-minus-second readout scores (spikes).
+        action_counts: How often each action was taken (all sub-envs; empty for a
+            non-discrete action space).
     """
 
     steps: int = 0
@@ -84,6 +91,20 @@ class PipelineResult:
     episode_lengths: list[int] = field(default_factory=list)
     seconds: float = 0.0
     logs: list[dict[str, float]] = field(default_factory=list)
+    decisions: int = 0
+    tied: int = 0
+    margin_sum: float = 0.0
+    action_counts: list[int] = field(default_factory=list)
+
+    @property
+    def tie_fraction(self) -> float:
+        """``tied / decisions`` (NaN when no decision reported a tie flag)."""
+        return self.tied / self.decisions if self.decisions else float("nan")
+
+    @property
+    def margin(self) -> float:
+        """Mean decision margin ``margin_sum / decisions`` (NaN when none was reported)."""
+        return self.margin_sum / self.decisions if self.decisions else float("nan")
 
 
 LogFn = Callable[[dict[str, float]], None]
@@ -280,24 +301,54 @@ class Pipeline:
         obs, _ = env.reset(seed=seed)
         return np.asarray(obs) if self.vector else np.asarray(obs)[None]
 
-    def run(self, n_steps: int, seed: int | None = None) -> PipelineResult:
-        """Run ``n_steps`` environment steps (summed over sub-envs) from a fresh reset."""
+    def run(
+        self, n_steps: int | None = None, seed: int | None = None, *, episodes: int | None = None
+    ) -> PipelineResult:
+        """Run from a fresh reset until ``n_steps`` env steps (summed over sub-envs) are
+        taken or ``episodes`` episodes have finished, whichever comes first.
+
+        With ``n_steps`` the learning-rate schedule runs over the step budget; with only
+        ``episodes`` there is no known budget and the schedule stays at its start
+        (``lr_schedule(0)``). Every episode that finishes is recorded, so a batched env
+        may finish a few more than ``episodes`` in its last step.
+
+        Raises:
+            ValueError: neither ``n_steps`` nor ``episodes`` is given, or one is < 1.
+        """
+        if n_steps is None and episodes is None:
+            raise ValueError("Pipeline.run needs n_steps or episodes (or both)")
+        for name, value in (("n_steps", n_steps), ("episodes", episodes)):
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
         res = PipelineResult()
         t0 = time.time()
         b = self.n_envs
+        space: Any = getattr(self.env, "single_action_space", self.env.action_space)
+        n_actions = int(getattr(space, "n", 0))
+        counts = np.zeros(n_actions, dtype=np.int64)
         obs = self._reset(seed)
         self.learner.forget_observations()
         starts = np.ones(b, dtype=bool)
         ep_ret = np.zeros(b)
         ep_len = np.zeros(b, dtype=np.int64)
         since, dws, mods = 0, [], []
-        total_iters = max(1, n_steps // b)
-        for it in range(total_iters):
-            st, stats = self.step(obs, starts, self.lr_schedule(it / total_iters))
+        total_iters = max(1, n_steps // b) if n_steps is not None else None
+        it = 0
+        while total_iters is None or it < total_iters:
+            progress = it / total_iters if total_iters is not None else 0.0
+            st, stats = self.step(obs, starts, self.lr_schedule(progress))
+            it += 1
             if stats is not None:
                 dws.append(stats.mean_abs_dw)
                 mods.append(stats.modulation)
-            valid = np.ones(b, dtype=bool) if st.valid is None else st.valid
+            valid = np.ones(b, dtype=bool) if st.valid is None else np.asarray(st.valid)
+            last = self.learner.last
+            if last is not None and hasattr(last, "tied"):
+                res.decisions += int(valid.sum())
+                res.tied += int(np.asarray(last.tied).reshape(b)[valid].sum())
+                res.margin_sum += float(np.asarray(last.margin).reshape(b)[valid].sum())
+            if n_actions:
+                np.add.at(counts, np.asarray(st.actions).reshape(b)[valid].astype(np.int64), 1)
             ep_ret += np.asarray(st.rewards, dtype=np.float64) * valid
             ep_len += valid
             for i in np.flatnonzero(st.done & valid):
@@ -309,13 +360,16 @@ class Pipeline:
             obs, starts = np.asarray(st.obs), st.starts
             since += 1
             if since >= self.log_every:
-                last = self.learner.last
+                rate = getattr(last, "rate", None)
                 rec = {
                     "step": float(res.steps),
                     "rollout/ep_rew_mean": float(np.mean(res.episode_returns[-20:]))
                     if res.episode_returns
                     else float("nan"),
-                    "snn/firing_rate/actions": float(last.rate.mean()) if last else float("nan"),
+                    "snn/firing_rate/actions": float(np.mean(rate))
+                    if rate is not None
+                    else float("nan"),
+                    "snn/tie_fraction": res.tie_fraction,
                     "rstdp/mean_abs_dw": float(np.mean(dws)) if dws else 0.0,
                     "rstdp/modulation": float(np.mean(mods)) if mods else 0.0,
                     "time/fps": res.steps / max(time.time() - t0, 1e-9),
@@ -323,6 +377,9 @@ class Pipeline:
                 res.logs.append(rec)
                 self.log(rec)
                 since, dws, mods = 0, [], []
+            if episodes is not None and len(res.episode_returns) >= episodes:
+                break
+        res.action_counts = counts.tolist()
         res.seconds = time.time() - t0
         return res
 

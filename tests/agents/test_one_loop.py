@@ -136,3 +136,100 @@ def test_pipeline_runs_on_an_sb3_vec_env() -> None:
     assert res.steps == 400 and len(res.logs) == 4 and res.episode_lengths
     assert sum(res.episode_lengths) <= 400
     assert not np.array_equal(model.policy.net.w_np, w0)
+
+
+def _legacy_greedy(model: Any, env: Any, episodes: int) -> tuple[list, list, list, list, list]:
+    """The greedy-episode loop evaluation ran before it went through ``Pipeline.run``."""
+    n_actions = int(getattr(env.action_space, "n", 0))
+    counts = np.zeros(max(n_actions, 1), dtype=np.int64)
+    returns: list[float] = []
+    lengths: list[int] = []
+    tied: list[bool] = []
+    margins: list[float] = []
+    obs = env.reset()
+    state = None
+    starts = np.ones(1, dtype=bool)
+    ret, length = 0.0, 0
+    while len(returns) < episodes:
+        action, state = model.predict(obs, state, starts, deterministic=True)
+        last = getattr(getattr(model, "policy", None), "last_output", None)
+        if last is not None and hasattr(last, "tied"):
+            tied.append(bool(np.asarray(last.tied).reshape(-1)[0]))
+            margins.append(float(np.asarray(last.margin).reshape(-1)[0]))
+        if n_actions:
+            counts[int(np.asarray(action).reshape(-1)[0])] += 1
+        obs, r, done, _ = env.step(action)
+        ret += float(r[0])
+        length += 1
+        starts = done
+        if done[0]:
+            returns.append(ret)
+            lengths.append(length)
+            ret, length = 0.0, 0
+    return returns, lengths, tied, margins, counts.tolist()
+
+
+def _eval_models(kind: str) -> tuple[Any, Any]:
+    """Two identical trained models (same seed, same budget) of one kind."""
+    from stable_baselines3 import DQN, PPO
+
+    import spikerl.agents  # noqa: F401  (registers the spiking SB3 policies)
+
+    def make() -> Any:
+        env = make_vec_env("CartPole-v1", n_envs=1, seed=0)
+        if kind == "private":
+            m: Any = RSTDP("SpikingPolicy", env, load_agent_preset("rstdp", "CartPole"), seed=0)
+            m.learn(1500)
+        elif kind == "parts":
+            m = RSTDP("SpikingPolicy", env, policy_kwargs=small_parts(), seed=0)
+            m.learn(150)
+        elif kind == "ppo_spiking":
+            m = PPO("SpikingMlpPolicy", env, n_steps=64, batch_size=32, seed=0,
+                    policy_kwargs=dict(layers=[16], time_steps=2))  # fmt: skip
+            m.learn(128)
+        else:
+            m = DQN("MlpPolicy", env, learning_starts=50, seed=0)
+            m.learn(200)
+        return m
+
+    return make(), make()
+
+
+@pytest.mark.parametrize("kind", ["private", "parts", "ppo_spiking", "dqn"])
+def test_greedy_episodes_through_the_pipeline_play_what_their_own_loop_played(kind: str) -> None:
+    """``greedy_episodes`` (now ``Pipeline.run(episodes=...)`` over ``model.predict``) gives
+    the returns, lengths, tie fraction, margin and action counts of its former loop, for the
+    R-STDP agent (private and parts policies) and SB3's own algorithms."""
+    from spikerl.agents.evaluation import greedy_episodes
+
+    new, old = _eval_models(kind)
+    got = greedy_episodes(new, make_vec_env("CartPole-v1", n_envs=1, seed=7), 3)
+    returns, lengths, tied, margins, counts = _legacy_greedy(
+        old, make_vec_env("CartPole-v1", n_envs=1, seed=7), 3
+    )
+    assert got.returns == returns and got.lengths == lengths
+    assert got.action_counts == counts and sum(counts) == sum(lengths)
+    if kind in ("private", "parts"):
+        assert len(tied) == sum(lengths)
+        assert got.tie_fraction == pytest.approx(float(np.mean(tied)), abs=0)
+        assert got.margin == pytest.approx(float(np.mean(margins)), rel=1e-12)
+    else:
+        assert np.isnan(got.tie_fraction) and np.isnan(got.margin) and not tied
+
+
+def test_pipeline_run_stops_after_episodes_and_refuses_no_budget() -> None:
+    cfg = load_agent_preset("rstdp", "CartPole")
+    env = make_vec_env("CartPole-v1", n_envs=2, seed=0)
+    model = RSTDP("SpikingPolicy", env, cfg, seed=0)
+    pipe = Pipeline(env, model, learn=False, log_every=10**9)
+    res = pipe.run(episodes=3)
+    # two sub-envs: the last step may end one more episode than asked for
+    assert 3 <= len(res.episode_returns) <= 4
+    assert sum(res.action_counts) == res.steps and res.decisions == res.steps
+    assert 0.0 <= res.tie_fraction <= 1.0
+    short = pipe.run(10, episodes=1000)  # the step budget comes first
+    assert short.steps == 10
+    with pytest.raises(ValueError, match="n_steps or episodes"):
+        pipe.run()
+    with pytest.raises(ValueError, match="episodes must be >= 1"):
+        pipe.run(episodes=0)
