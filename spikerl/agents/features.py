@@ -56,18 +56,31 @@ class AutoFeaturesConfig:
 
 @dataclass(frozen=True)
 class OneHotConfig:
-    """One feature per state of a ``Discrete`` observation space.
+    """``copies`` features per state of a ``Discrete`` observation space.
+
+    A lone active input (weight about 0.5 mV) cannot bring an action neuron to threshold
+    within a window, so every greedy decision would be a tie of silent populations; with
+    ``copies`` input neurons per state (and per bias) ``2 * copies`` inputs are active, a
+    drive like the ~20 active Gaussian fields of CartPole.
 
     Attributes:
-        bias: Append one always-on feature.
+        bias: Append an always-on feature (``copies`` of it).
+        copies: Input neurons per state, all active when the env is in that state (>= 1).
     """
 
     bias: bool = True
+    copies: int = 8
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.copies, int) or isinstance(self.copies, bool) or self.copies < 1:
+            raise ValueError(f"OneHotConfig.copies must be an int >= 1, got {self.copies!r}")
 
 
 @dataclass
 class OneHot(FeatureMap):
-    """``phi_k(s) = [s == start + k]`` for ``Discrete(n, start)`` observations, plus a bias."""
+    """``phi_{k c + j}(s) = [s == start + k]`` for ``Discrete(n, start)`` observations
+    (``j < copies``: each state's features repeated ``copies`` times), plus ``copies`` bias
+    features."""
 
     config: OneHotConfig = field(default_factory=OneHotConfig)
     space: Any = None
@@ -79,18 +92,19 @@ class OneHot(FeatureMap):
             raise ValueError(f"OneHot features need a Discrete observation space, got {self.space}")
         self.n = int(self.space.n)
         self.start = int(self.space.start)
-        self.n_features = self.n + int(self.config.bias)
+        self.copies = int(self.config.copies)
+        self.n_features = (self.n + int(self.config.bias)) * self.copies
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
-        """Map ``[B]`` states to ``[B, n (+1)]`` one-hot rows."""
+        """Map ``[B]`` states to ``[B, (n (+1)) * copies]`` one-hot rows."""
         s = np.asarray(obs).reshape(-1).astype(np.int64) - self.start
         if ((s < 0) | (s >= self.n)).any():
             raise ValueError(f"OneHot: states outside [{self.start}, {self.start + self.n})")
-        out = np.zeros((s.shape[0], self.n_features))
+        out = np.zeros((s.shape[0], self.n + int(self.config.bias)))
         out[np.arange(s.shape[0]), s] = 1.0
         if self.config.bias:
             out[:, -1] = 1.0
-        return out
+        return np.repeat(out, self.copies, axis=1) if self.copies > 1 else out
 
 
 @dataclass(frozen=True)

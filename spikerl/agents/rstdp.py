@@ -42,7 +42,7 @@ from spikerl.agents.network import (
     StepOutput,
 )
 from spikerl.agents.panels import log_episodes, record_distributions
-from spikerl.config import to_plain
+from spikerl.config import ConfigError, to_plain
 from spikerl.encoders.fields import GaussianFields, GaussianFieldsConfig
 from spikerl.encoders.pixels import PixelGrid, PixelGridConfig
 from spikerl.models.rstdp_network import HiddenLayerNetworkConfig, build_hidden_layer_policy
@@ -67,7 +67,7 @@ def make_features(config: FeatureConfig, space: spaces.Space | None = None) -> F
     ``BreakoutFieldsConfig`` (``kind: breakout_objects``) is the game-specific baseline.
 
     Raises:
-        ValueError: if the space has no matching encoder.
+        ConfigError: (a ``ValueError``) if the space has no matching encoder.
     """
     if isinstance(config, AutoFeaturesConfig):
         if isinstance(space, spaces.Discrete):
@@ -76,7 +76,7 @@ def make_features(config: FeatureConfig, space: spaces.Space | None = None) -> F
             return GaussianFields(GaussianFieldsConfig(), space)
         if isinstance(space, spaces.Box) and len(space.shape) in (2, 3):
             return PixelGrid(PixelGridConfig(), space)
-        raise ValueError(
+        raise ConfigError(
             f"no encoder for observation space {space}: expected Discrete, a flat Box or grey "
             "frames; set features.kind explicitly"
         )
@@ -115,7 +115,10 @@ class SpikingPolicy(BasePolicy):
     ) -> None:
         super().__init__(observation_space, action_space)
         if not isinstance(action_space, spaces.Discrete):
-            raise TypeError(f"SpikingPolicy needs a Discrete action space, got {action_space}")
+            raise ConfigError(
+                f"SpikingPolicy needs a Discrete action space, got {action_space}; continuous "
+                "actions are binned by the env recipe's decoder (e.g. the Pendulum preset)"
+            )
         self.snn = snn or SNNConfig()
         self.feature_config: FeatureConfig = features or AutoFeaturesConfig()
         self.features = make_features(self.feature_config, observation_space)

@@ -49,6 +49,12 @@ def load_recipe(name_or_recipe: str | Path | EnvRecipe) -> EnvRecipe:
     return recipe
 
 
+#: Episode limit of a generic recipe whose Gymnasium id registers none (e.g.
+#: ``CliffWalking-v1``, ``Blackjack-v1``): without it a policy that never reaches a terminal
+#: state evaluates forever. The limit is in the recipe, hence in every run's saved config.
+GENERIC_EPISODE_LIMIT = 1000
+
+
 def gym_id_recipe(env_id: str) -> EnvRecipe | None:
     """A recipe for any registered Gymnasium id without a preset, or None if unregistered.
 
@@ -56,7 +62,8 @@ def gym_id_recipe(env_id: str) -> EnvRecipe | None:
     Otherwise the encoder and decoder are chosen from the spaces when the env is built
     (population coding; vote or binned actions), and ALE ids get the v5 protocol with
     AtariPreprocessing defaults (no FIRE wrappers: a game that needs FIRE to start should
-    get a preset).
+    get a preset). An id registered without ``max_episode_steps`` gets
+    :data:`GENERIC_EPISODE_LIMIT` (ALE games end by their own frame limit).
     """
     from spikerl.envs.recipe import (
         AtariSettings,
@@ -80,6 +87,9 @@ def gym_id_recipe(env_id: str) -> EnvRecipe | None:
         if atari is not None
         else {}
     )
+    limit = None
+    if atari is None and gym.spec(env_id).max_episode_steps is None:
+        limit = GENERIC_EPISODE_LIMIT
     return EnvRecipe(
         name=env_id,
         id=env_id,
@@ -87,7 +97,9 @@ def gym_id_recipe(env_id: str) -> EnvRecipe | None:
         decoder=DecoderSpec(DecoderKind.POPULATION_VOTE),
         make_kwargs=make_kwargs,
         atari=atari,
-        description=f"generic recipe for the Gymnasium id {env_id}",
+        max_episode_steps=limit,
+        description=f"generic recipe for the Gymnasium id {env_id}"
+        + (f" (episodes truncated at {limit} steps: the id registers no limit)" if limit else ""),
     )
 
 

@@ -13,6 +13,7 @@ from spikerl.agents.features import (
     GaussianFields,
     GaussianFieldsConfig,
     OneHot,
+    OneHotConfig,
     resolve_bounds,
 )
 from spikerl.agents.rstdp import make_features
@@ -38,10 +39,18 @@ def test_bounds_from_space_and_squash() -> None:
 
 
 def test_onehot_golden() -> None:
-    f = OneHot(space=spaces.Discrete(4, start=1))
+    f = OneHot(OneHotConfig(copies=1), space=spaces.Discrete(4, start=1))
     np.testing.assert_array_equal(f(np.array([1, 4])), [[1, 0, 0, 0, 1], [0, 0, 0, 1, 1]])
     with pytest.raises(ValueError, match="outside"):
         f(np.array([0]))
+    two = OneHot(OneHotConfig(copies=2), space=spaces.Discrete(3))
+    assert two.n_features == 8
+    np.testing.assert_array_equal(two(np.array([1])), [[0, 0, 1, 1, 0, 0, 1, 1]])
+    plain = OneHot(OneHotConfig(bias=False, copies=3), space=spaces.Discrete(2))
+    np.testing.assert_array_equal(plain(np.array([0])), [[1, 1, 1, 0, 0, 0]])
+    assert OneHot(space=spaces.Discrete(16)).n_features == 17 * 8  # the default: 8 copies
+    with pytest.raises(ValueError, match="copies must be an int >= 1"):
+        OneHotConfig(copies=0)
 
 
 def test_auto_features_follow_the_space() -> None:

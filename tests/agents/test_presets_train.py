@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pathlib
+
 import numpy as np
 import pytest
 
@@ -58,3 +60,34 @@ def test_atari_presets_share_the_generic_pixel_encoder() -> None:
         for n in ("Breakout", "Pong", "SpaceInvaders")
     }
     assert set(kinds.values()) == {PixelGridConfig}, kinds
+
+
+def test_gym_id_without_a_registered_limit_gets_the_generic_episode_limit() -> None:
+    """CliffWalking registers no ``max_episode_steps``: a policy that never reaches the goal
+    would evaluate forever; the generic recipe truncates its episodes (and says so)."""
+    from spikerl.envs.make import GENERIC_EPISODE_LIMIT, gym_id_recipe
+
+    recipe = gym_id_recipe("CliffWalking-v1")
+    assert recipe is not None and recipe.max_episode_steps == GENERIC_EPISODE_LIMIT
+    assert str(GENERIC_EPISODE_LIMIT) in recipe.description
+    frozen = gym_id_recipe("FrozenLake-v1")  # registers its own limit (100): kept
+    assert frozen is not None and frozen.max_episode_steps is None
+    env = make_agent_vec_env("CliffWalking-v1", 1, 0)
+    env.reset()
+    steps, done = 0, np.zeros(1, dtype=bool)
+    while not done[0]:  # UP from the start never reaches the goal
+        _, _, done, infos = env.step(np.array([0]))
+        steps += 1
+    assert steps == GENERIC_EPISODE_LIMIT and infos[0]["TimeLimit.truncated"]
+
+
+def test_cli_refuses_an_observation_space_without_an_encoder(
+    capsys: pytest.CaptureFixture[str], tmp_path: pathlib.Path
+) -> None:
+    from spikerl.cli import main
+
+    rc = main(["train", "--env", "Blackjack-v1", "--timesteps", "100", "--runs-dir", str(tmp_path)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.startswith("spikerl: error: no encoder for observation space Tuple(")
+    assert len(err.splitlines()) == 1 and "features.kind" in err
+    assert not any(tmp_path.iterdir())  # the failed start left no run folder behind
