@@ -198,7 +198,12 @@ class RSTDPLearner:
         if not self.learn.weight_norm:
             return np.empty(0)
         snn = self.net.snn
-        return 0.5 * (snn.w_init_low + snn.w_init) * snn.gains(self.net.n_actions)
+        cached = getattr(self, "_col_target", None)
+        if cached is None or cached[0] is not snn:  # built once per network constants
+            target = 0.5 * (snn.w_init_low + snn.w_init) * snn.gains(self.net.n_actions)
+            self._col_target = (snn, target)
+            return target
+        return cached[1]
 
     def _update_numpy(
         self,
