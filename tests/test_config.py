@@ -54,6 +54,7 @@ def test_integer_valued_floats_and_kinds() -> None:
     assert to_plain(validate(TrainConfig, swapped).rstdp.features) == {
         "kind": "onehot",
         "bias": True,
+        "copies": 8,
     }
 
 
