@@ -1,13 +1,13 @@
 """Environments for the agents: SB3 VecEnvs built from the ``envs/`` recipes.
 
 The R-STDP agent reads raw observations through its own feature map (its encoder), so it
-uses the recipe's environment id, make arguments and Atari settings but not the recipe's
-spike encoder/decoder. For Atari the agent path keeps the recipe's v5 protocol (sticky
-actions 0.25, minimal action set, 108000-frame cap, FIRE on reset and life loss, stall
-guard) but lets ALE skip frames natively (``frameskip=4``) and returns full-resolution
-grey frames (210x160) without resizing: the ball/paddle features need no downsampling,
-and this is several times faster than resampling every frame. The ALE env is wrapped in
-:class:`~spikerl.envs.atari.ExactALEPickle`, so a resumed run continues the same game.
+uses the recipe's environment (:func:`spikerl.envs.make.make_base_env`, the one builder that
+``make_env`` and the SB3 policies use too) but not the recipe's spike encoder/decoder. Its
+Atari presets choose ``atari.frames: native`` in their ``env_overrides`` (saved with every
+run): the emulator skips frames itself (``frameskip=4``) and the agent sees full-resolution
+grey frames (210x160), several times faster than AtariPreprocessing's resampling of every
+frame. The ALE env is wrapped in :class:`~spikerl.envs.atari.ExactALEPickle`, so a resumed
+run continues the same game.
 """
 
 from __future__ import annotations
@@ -59,35 +59,16 @@ def make_agent_env_fn(
         ValueError: unknown name (the message lists the options).
     """
     from spikerl.envs import load_recipe
+    from spikerl.envs.make import make_base_env
 
     recipe = load_recipe(name)
     if overrides:
         recipe = recipe.with_overrides(**overrides)
-    kwargs: dict[str, Any] = dict(recipe.make_kwargs)
-    if recipe.max_episode_steps is not None:
-        kwargs["max_episode_steps"] = recipe.max_episode_steps
-    a = recipe.atari
-    if a is None:
-        env0 = gym.make(recipe.id, render_mode=render_mode, **kwargs)
-        if isinstance(env0.action_space, gym.spaces.Box):
-            from spikerl.envs.actions import BinnedActions
+    env = make_base_env(recipe, render_mode, exact_pickle=True)
+    if isinstance(env.action_space, gym.spaces.Box):
+        from spikerl.envs.actions import BinnedActions
 
-            return BinnedActions(env0, recipe.action_bins)
-        return env0
-    import ale_py
-
-    from spikerl.envs.atari import ExactALEPickle, FireResetWrapper, StallGuard
-
-    gym.register_envs(ale_py)
-    kwargs["frameskip"] = a.frame_skip
-    kwargs["obs_type"] = "grayscale" if a.grayscale else "rgb"
-    env: gym.Env = ExactALEPickle(gym.make(recipe.id, render_mode=render_mode, **kwargs))
-    if a.fire_on_reset or a.fire_on_life_loss:
-        env = FireResetWrapper(env, on_reset=a.fire_on_reset, on_life_loss=a.fire_on_life_loss)
-    if a.stall_fire_after is not None or a.stall_truncate_after is not None:
-        env = StallGuard(env, a.stall_fire_after, a.stall_truncate_after)
-    if a.frame_stack > 1:
-        env = gym.wrappers.FrameStackObservation(env, a.frame_stack)
+        return BinnedActions(env, recipe.action_bins)
     return env
 
 

@@ -10,10 +10,10 @@ import gymnasium as gym
 from gymnasium.vector import SyncVectorEnv, VectorEnv
 from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
 
-from spikerl.envs.atari import FireResetWrapper, StallGuard
+from spikerl.envs.atari import ExactALEPickle, FireResetWrapper, StallGuard
 from spikerl.envs.components import build_decoder, build_encoder
 from spikerl.envs.presets import PresetKind, preset_files
-from spikerl.envs.recipe import EnvRecipe
+from spikerl.envs.recipe import AtariFrames, EnvRecipe
 from spikerl.envs.spike_action import SpikeAction, VectorSpikeAction
 from spikerl.envs.spike_observation import SpikeObservation, VectorSpikeObservation
 
@@ -109,28 +109,55 @@ def _register_ale() -> None:
     gym.register_envs(ale_py)
 
 
-def make_base_env(recipe: EnvRecipe, render_mode: str | None = None) -> gym.Env:
+def make_base_env(
+    recipe: EnvRecipe, render_mode: str | None = None, *, exact_pickle: bool = False
+) -> gym.Env:
     """The environment of ``recipe`` with its preprocessing, before spike encoding.
 
-    Order for Atari: ``gym.make(id, **make_kwargs)`` -> gymnasium's ``AtariPreprocessing`` ->
+    Order for Atari: ``gym.make(id, **make_kwargs)`` (-> :class:`ExactALEPickle` when
+    ``exact_pickle``) -> gymnasium's ``AtariPreprocessing`` (``atari.frames: gymnasium``; with
+    ``native`` the emulator skips the frames and the full frame is kept) ->
     ``FireResetWrapper`` -> ``StallGuard`` -> ``FrameStackObservation`` (if stacking).
+
+    Args:
+        recipe: The environment recipe.
+        render_mode: Passed to ``gym.make``.
+        exact_pickle: Wrap the emulator in :class:`ExactALEPickle` (a pickled copy continues
+            the same game: checkpoints that resume exactly).
+
+    Raises:
+        ValueError: ``atari.frames: native`` with no-op starts or life-loss terminals
+            (AtariPreprocessing features the native pipeline does not have).
     """
     if recipe.is_atari:
         _register_ale()
     kwargs: dict[str, Any] = dict(recipe.make_kwargs)
     if recipe.max_episode_steps is not None:
         kwargs["max_episode_steps"] = recipe.max_episode_steps
-    env = gym.make(recipe.id, render_mode=render_mode, **kwargs)
     a = recipe.atari
+    native = a is not None and a.frames is AtariFrames.NATIVE
+    if a is not None and native:
+        if a.noop_max or a.terminal_on_life_loss:
+            raise ValueError(
+                f"recipe {recipe.name}: atari.frames native has no no-op starts or life-loss "
+                f"terminals (noop_max={a.noop_max}, terminal_on_life_loss="
+                f"{a.terminal_on_life_loss}); use atari.frames gymnasium for them"
+            )
+        kwargs["frameskip"] = a.frame_skip
+        kwargs["obs_type"] = "grayscale" if a.grayscale else "rgb"
+    env = gym.make(recipe.id, render_mode=render_mode, **kwargs)
+    if a is not None and exact_pickle:
+        env = ExactALEPickle(env)
     if a is not None:
-        env = AtariPreprocessing(
-            env,
-            noop_max=a.noop_max,
-            frame_skip=a.frame_skip,
-            screen_size=a.screen_size,
-            terminal_on_life_loss=a.terminal_on_life_loss,
-            grayscale_obs=a.grayscale,
-        )
+        if not native:
+            env = AtariPreprocessing(
+                env,
+                noop_max=a.noop_max,
+                frame_skip=a.frame_skip,
+                screen_size=a.screen_size,
+                terminal_on_life_loss=a.terminal_on_life_loss,
+                grayscale_obs=a.grayscale,
+            )
         if a.fire_on_reset or a.fire_on_life_loss:
             env = FireResetWrapper(env, on_reset=a.fire_on_reset, on_life_loss=a.fire_on_life_loss)
         if a.stall_fire_after is not None or a.stall_truncate_after is not None:

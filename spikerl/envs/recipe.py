@@ -84,15 +84,31 @@ class DecoderSpec:
         return {"kind": self.kind.value, **copy.deepcopy(self.params)}
 
 
+class AtariFrames(StrEnum):
+    """Who skips frames and what the agent sees (``atari.frames`` in YAML).
+
+    ``gymnasium``: gymnasium's ``AtariPreprocessing`` skips ``frame_skip`` frames (``gym.make``
+    gets ``frameskip=1``), max-pools the last two against flicker and resizes to
+    ``screen_size``. ``native``: the emulator itself repeats each action ``frame_skip``
+    frames (no max-pool) and the agent sees the full 210 x 160 frame; ``screen_size``,
+    ``noop_max`` and ``terminal_on_life_loss`` do not apply (the last two must stay off).
+    """
+
+    GYMNASIUM = "gymnasium"
+    NATIVE = "native"
+
+
 @dataclass(frozen=True)
 class AtariSettings:
     """Atari preprocessing applied after ``gym.make`` (see ``make_base_env`` for the order).
 
     Attributes:
-        frame_skip: Frames per agent step in ``AtariPreprocessing`` (max-pools the last two);
-            ``gym.make`` must then get ``frameskip=1`` so skipping is not doubled.
+        frames: Frame pipeline (:class:`AtariFrames`): gymnasium's AtariPreprocessing, or the
+            emulator's own frame skipping at full resolution.
+        frame_skip: Frames per agent step (``AtariPreprocessing`` max-pools the last two;
+            ``gym.make`` must then get ``frameskip=1`` so skipping is not doubled).
         noop_max: Max random no-ops after reset (0 = off).
-        screen_size: Side of the square resized frame.
+        screen_size: Side of the square resized frame (``frames: gymnasium``).
         grayscale: Grayscale frames (else RGB).
         terminal_on_life_loss: End the episode on each lost life.
         frame_stack: Frames stacked (1 = no stacking, obs ``(84, 84)``; k>1 gives ``(k, 84, 84)``).
@@ -102,6 +118,7 @@ class AtariSettings:
         stall_truncate_after: Reward-free steps before truncation (None = off).
     """
 
+    frames: AtariFrames = AtariFrames.GYMNASIUM
     frame_skip: int = 4
     noop_max: int = 0
     screen_size: int = 84
