@@ -126,9 +126,14 @@ def make_base_env(
             the same game: checkpoints that resume exactly).
 
     Raises:
-        ValueError: ``atari.frames: native`` with no-op starts or life-loss terminals
+        ValueError: Atari settings on a non-ALE id, or ``atari.frames: native`` with no-op
+            starts or life-loss terminals
             (AtariPreprocessing features the native pipeline does not have).
     """
+    if recipe.atari is not None and not recipe.id.startswith("ALE/"):
+        raise ValueError(
+            f"recipe {recipe.name}: atari settings apply to ALE ids only, got id {recipe.id!r}"
+        )
     if recipe.is_atari:
         _register_ale()
     kwargs: dict[str, Any] = dict(recipe.make_kwargs)

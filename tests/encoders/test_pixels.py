@@ -53,7 +53,7 @@ def test_one_instance_runs_on_frames_of_three_games() -> None:
     enc = PixelGrid(PixelGridConfig(), space)
     cells = 7 * 20
     for game in ("Breakout", "Pong", "SpaceInvaders"):
-        env = make_agent_vec_env(game, 1, 0, {"atari.frame_stack": 2})
+        env = make_agent_vec_env(game, 1, 0, {"atari.frame_stack": 2, "atari.frames": "native"})
         assert env.observation_space == space, game
         obs = env.reset()
         rng = np.random.default_rng(0)
