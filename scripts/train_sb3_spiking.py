@@ -317,11 +317,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "train nothing",
     )
     args = p.parse_args(argv)
-    target = args.target if args.target is not None else SOLVED.get(args.env)
+    loaded = [json.loads(f.read_text()) for f in args.merge or []]
+    env_name = loaded[0].get("env", "") if loaded else args.env
+    target = args.target if args.target is not None else SOLVED.get(env_name)
     if args.merge is not None:
-        loaded = [json.loads(f.read_text()) for f in args.merge]
-        if args.target is None:
-            target = SOLVED.get(loaded[0].get("env", ""))
         merged = merge_results(loaded, target)
         if args.out is not None:
             text = json.dumps(merged, indent=2)

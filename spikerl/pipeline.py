@@ -333,6 +333,7 @@ class Pipeline:
         ep_len = np.zeros(b, dtype=np.int64)
         since, dws, mods = 0, [], []
         total_iters = max(1, n_steps // b) if n_steps is not None else None
+        all_valid = np.ones(b, dtype=bool)
         it = 0
         while total_iters is None or it < total_iters:
             progress = it / total_iters if total_iters is not None else 0.0
@@ -341,14 +342,15 @@ class Pipeline:
             if stats is not None:
                 dws.append(stats.mean_abs_dw)
                 mods.append(stats.modulation)
-            valid = np.ones(b, dtype=bool) if st.valid is None else np.asarray(st.valid)
+            valid = all_valid if st.valid is None else np.asarray(st.valid)
             last = self.learner.last
             if last is not None and hasattr(last, "tied"):
                 res.decisions += int(valid.sum())
                 res.tied += int(np.asarray(last.tied).reshape(b)[valid].sum())
                 res.margin_sum += float(np.asarray(last.margin).reshape(b)[valid].sum())
             if n_actions:
-                np.add.at(counts, np.asarray(st.actions).reshape(b)[valid].astype(np.int64), 1)
+                taken = np.asarray(st.actions).reshape(b)[valid].astype(np.int64)
+                counts += np.bincount(taken, minlength=n_actions)
             ep_ret += np.asarray(st.rewards, dtype=np.float64) * valid
             ep_len += valid
             for i in np.flatnonzero(st.done & valid):

@@ -92,8 +92,7 @@ class OneHot(FeatureMap):
             raise ValueError(f"OneHot features need a Discrete observation space, got {self.space}")
         self.n = int(self.space.n)
         self.start = int(self.space.start)
-        self.copies = int(self.config.copies)
-        self.n_features = (self.n + int(self.config.bias)) * self.copies
+        self.n_features = (self.n + int(self.config.bias)) * self.config.copies
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         """Map ``[B]`` states to ``[B, (n (+1)) * copies]`` one-hot rows."""
@@ -104,7 +103,7 @@ class OneHot(FeatureMap):
         out[np.arange(s.shape[0]), s] = 1.0
         if self.config.bias:
             out[:, -1] = 1.0
-        return np.repeat(out, self.copies, axis=1) if self.copies > 1 else out
+        return np.repeat(out, self.config.copies, axis=1)
 
 
 @dataclass(frozen=True)

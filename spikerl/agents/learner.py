@@ -21,6 +21,7 @@ from spikerl.agents.network import (
     LearnConfig,
     LearnState,
     Modulation,
+    SNNConfig,
     SpikingActorCritic,
     StepOutput,
 )
@@ -72,6 +73,7 @@ class RSTDPLearner:
         self._phi: np.ndarray | None = None
         self._phi_next: np.ndarray | None = None
         self._stale: np.ndarray | None = None
+        self._col_target: tuple[SNNConfig, np.ndarray] | None = None  # (constants, target)
         self.last: StepOutput | None = None
 
     def forget_observations(self) -> None:
@@ -198,12 +200,10 @@ class RSTDPLearner:
         if not self.learn.weight_norm:
             return np.empty(0)
         snn = self.net.snn
-        cached = getattr(self, "_col_target", None)
-        if cached is None or cached[0] is not snn:  # built once per network constants
+        if self._col_target is None or self._col_target[0] is not snn:  # once per constants
             target = 0.5 * (snn.w_init_low + snn.w_init) * snn.gains(self.net.n_actions)
             self._col_target = (snn, target)
-            return target
-        return cached[1]
+        return self._col_target[1]
 
     def _update_numpy(
         self,
