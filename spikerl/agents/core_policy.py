@@ -52,11 +52,13 @@ from spikerl.agents.network import LearnConfig, Modulation
 from spikerl.core import kernels
 from spikerl.core.backends import BACKEND_NAMES, WindowPlan, compile_plan
 from spikerl.core.network import Network, NetworkState
+from spikerl.core.neurons import Input
 from spikerl.core.projections import DenseProjection, LateralProjection, Projection, Sign
 from spikerl.decoders.argmax import PopulationVoteDecoder
 from spikerl.decoders.base import DiscreteDecoder, TieBreak
 from spikerl.decoders.vote import vote
 from spikerl.encoders.base import Encoder
+from spikerl.encoders.feature_map import FeatureEncoder
 from spikerl.encoders.population import GaussianPopulationEncoder
 from spikerl.learning import actor
 from spikerl.learning.pieces import ColumnMean
@@ -64,8 +66,26 @@ from spikerl.learning.plasticity import Plasticity
 from spikerl.learning.rules import MSTDPET
 
 NETWORK_POLICY_KWARGS = frozenset(
-    {"network", "encoder", "decoder", "plastic", "input", "output", "rule", "backend"}
+    {
+        "network",
+        "encoder",
+        "decoder",
+        "plastic",
+        "input",
+        "output",
+        "rule",
+        "backend",
+        "noise",
+        "greedy_input",
+        "center",
+        "critic_input",
+    }
 )
+
+#: ``greedy_input`` values: sampled spikes, or the encoder's expected input ``p``.
+GREEDY_INPUTS = ("spikes", "expected")
+#: ``critic_input`` values: the window's input firing rates, or the encoder's ``p``.
+CRITIC_INPUTS = ("spikes", "probabilities")
 
 #: What ``learn.weight_norm`` can normalise: the kinds of projection ColumnMean supports.
 WEIGHT_NORM_SUPPORTED = (
@@ -117,6 +137,23 @@ def _rates(spikes: torch.Tensor) -> np.ndarray:
     return np.add.reduce(spikes.numpy(), axis=0, dtype=np.float64) / spikes.shape[0]
 
 
+def _check_noise(net: Network, noise: Mapping[str, float] | None) -> dict[str, float]:
+    """``noise`` as ``{population: sigma}`` with sigma > 0, refusing unknown or input
+    populations and negative or non-finite values."""
+    out: dict[str, float] = {}
+    for name, sigma in (noise or {}).items():
+        pop = net.population(name)
+        if isinstance(pop, Input):
+            raise ValueError(
+                f"noise: {name!r} is an Input population (noise is a membrane current)"
+            )
+        if not math.isfinite(float(sigma)) or float(sigma) < 0:
+            raise ValueError(f"noise[{name!r}] must be a finite number >= 0 (mV), got {sigma!r}")
+        if float(sigma) > 0:
+            out[name] = float(sigma)
+    return out
+
+
 def _output_population(net: Network, decoder: DiscreteDecoder, output: str | None) -> str:
     """The population the decoder reads: ``output``, else the only sink of its size."""
     if output is not None:
@@ -156,6 +193,22 @@ class NetworkPolicy(BasePolicy):
             ``mu0[n] = mean_k W[k, n]`` become buffers ``column_mean_<i>`` (``i`` the index
             in ``plastic``, float64) of the policy's state dict, applied by the learner
             through :class:`~spikerl.learning.pieces.ColumnMean` after every update.
+        noise: Membrane noise per population, ``{name: sigma}`` (mV per step): in
+            stochastic windows (learning, ``predict(deterministic=False)``) population
+            ``name`` gets an extra current ``sigma * N(0, 1)`` per neuron and step
+            (exploration); none in deterministic ones.
+        greedy_input: ``"spikes"`` (default): ``predict`` always samples input spikes;
+            ``"expected"``: ``predict(deterministic=True)`` feeds the encoder's per-step
+            probabilities ``p`` as input values at every step (needs an encoder with
+            ``probabilities``, e.g. :class:`~spikerl.encoders.FeatureEncoder`), the mean
+            of the input spikes without their sampling noise.
+        center: Plastic projections whose eligibility is centred over their post neurons
+            after every learning window, ``z[b, k, n] -= mean_m z[b, k, m]``
+            (:func:`spikerl.learning.actor.centre`): a TD error then moves the winning and
+            losing action neurons in opposite directions.
+        critic_input: What the TD critic reads: ``"spikes"`` (default), the window's input
+            firing rates ``mean_t s_in[t]``, or ``"probabilities"``, the encoder's ``p``
+            (noise-free; needs ``probabilities``).
 
     Raises:
         TypeError, ValueError: parts of the wrong type or sizes that do not fit; a
@@ -176,6 +229,10 @@ class NetworkPolicy(BasePolicy):
         seed: int = 0,
         backend: str = "auto",
         weight_norm: bool = False,
+        noise: Mapping[str, float] | None = None,
+        greedy_input: str = "spikes",
+        center: Sequence[str] = (),
+        critic_input: str = "spikes",
     ) -> None:
         super().__init__(observation_space, action_space)
         if not isinstance(network, Network):
@@ -216,6 +273,26 @@ class NetworkPolicy(BasePolicy):
         self._plan_hooks: dict[tuple[int, bool], Sequence[Plasticity]] = {}
         self._input_shape = network.population(input).shape
         self.plans_built = 0
+        self.noise = _check_noise(network, noise)
+        if greedy_input not in GREEDY_INPUTS:
+            raise ValueError(f"greedy_input must be one of {GREEDY_INPUTS}, got {greedy_input!r}")
+        if critic_input not in CRITIC_INPUTS:
+            raise ValueError(f"critic_input must be one of {CRITIC_INPUTS}, got {critic_input!r}")
+        if greedy_input == "expected" or critic_input == "probabilities":
+            if not callable(getattr(encoder, "probabilities", None)):
+                raise ValueError(
+                    f"greedy_input={greedy_input!r} / critic_input={critic_input!r} need an "
+                    f"encoder with probabilities(obs) (e.g. spikerl.encoders.FeatureEncoder); "
+                    f"{type(encoder).__name__} has none"
+                )
+        self.greedy_input = greedy_input
+        self.critic_input = critic_input
+        unknown_center = [c for c in center if c not in self.plastic]
+        if unknown_center:
+            raise ValueError(
+                f"center: {unknown_center} are not plastic projections (plastic: {self.plastic})"
+            )
+        self.center = [self.plastic.index(c) for c in center]
         self.weight_norm = bool(weight_norm)
         if self.weight_norm:
             for i, name in enumerate(self.plastic):
@@ -269,22 +346,59 @@ class NetworkPolicy(BasePolicy):
         return plan
 
     def encode(self, obs: np.ndarray, generator: torch.Generator) -> torch.Tensor:
-        """Input spikes ``[T, B, n_in]`` for observations ``[B, *obs]``.
+        """Input spikes ``[T, B, n_in]`` for observations ``[B, *obs]``."""
+        return self.encode_with_probabilities(obs, generator)[0]
+
+    def encode_with_probabilities(
+        self, obs: np.ndarray, generator: torch.Generator
+    ) -> tuple[torch.Tensor, np.ndarray | None]:
+        """Input spikes ``[T, B, n_in]`` and, where the encoder gives them, the per-step
+        probabilities ``p [B, n_in]`` the spikes were drawn with (else ``None``).
 
         A :class:`~spikerl.encoders.GaussianPopulationEncoder` is sampled here from its own
         ``activation`` with the draws its ``forward`` makes (``torch.rand((T, B, D, n))``
         from the generator, spike where ``u < p``): the same spikes without the module
         call and the in-place sign arithmetic (tested against ``encoder(x, generator)``).
+        A :class:`~spikerl.encoders.FeatureEncoder` is sampled from its ``probabilities``
+        as its ``forward`` does.
         """
-        x = torch.as_tensor(np.asarray(obs), dtype=torch.float32)
         enc = self.encoder
+        if type(enc) is FeatureEncoder:
+            p = enc.probabilities(np.asarray(obs))
+            return enc.sample(p, enc.time_steps, generator), p
+        x = torch.as_tensor(np.asarray(obs), dtype=torch.float32)
         if type(enc) is GaussianPopulationEncoder:
-            p = enc.activation(x) * (enc.max_rate * enc.dt / 1000.0)
-            u = torch.rand((enc.time_steps, *p.shape), generator=generator, dtype=p.dtype)
-            spikes = torch.lt(u, p).to(p.dtype)
+            q = enc.activation(x) * (enc.max_rate * enc.dt / 1000.0)
+            u = torch.rand((enc.time_steps, *q.shape), generator=generator, dtype=q.dtype)
+            spikes = torch.lt(u, q).to(q.dtype)
         else:
             spikes = enc(x, generator)
-        return spikes.reshape(enc.time_steps, x.shape[0], -1)
+        return spikes.reshape(enc.time_steps, x.shape[0], -1), None
+
+    def expected_input(self, obs: np.ndarray) -> torch.Tensor:
+        """The encoder's probabilities as input values at every step ``[T, B, n_in]``
+        (``greedy_input="expected"``)."""
+        p = np.asarray(self.encoder.probabilities(np.asarray(obs)), dtype=np.float64)  # type: ignore[operator]
+        p = p.reshape(p.shape[0], -1)
+        t = self.encoder.time_steps
+        return torch.from_numpy(np.ascontiguousarray(np.broadcast_to(p, (t, *p.shape))))
+
+    def noise_currents(
+        self, steps: int, batch: int, generator: torch.Generator
+    ) -> dict[str, torch.Tensor]:
+        """Membrane noise currents ``{population: sigma N(0, 1) [T, B, *shape]}``."""
+        out = {}
+        for name, sigma in self.noise.items():
+            pop = self.network.population(name)
+            dtype = self._dtype()
+            z = torch.randn((steps, batch, *pop.shape), generator=generator, dtype=dtype)
+            out[name] = z.mul_(sigma)
+        return out
+
+    def _dtype(self) -> torch.dtype:
+        for name in self.plastic:
+            return self.network.projection(name).weight.dtype
+        return torch.get_default_dtype()
 
     def window(
         self,
@@ -292,12 +406,13 @@ class NetworkPolicy(BasePolicy):
         state: NetworkState | None,
         generator: torch.Generator,
         hooks: Sequence[Plasticity] = (),
+        stochastic: bool = True,
     ) -> tuple[WindowOutput, NetworkState]:
         """Run one window from ``state`` (``None``: fresh) on input spikes and decode the
         action population; returns the decision and a copy of the state after it."""
         plan = self.plan(spikes_in.shape[1], hooks)
         plan.load_state(state)
-        out = self.run_plan(plan, spikes_in, generator, learn=bool(hooks))
+        out = self.run_plan(plan, spikes_in, generator, learn=bool(hooks), stochastic=stochastic)
         kept = plan.state
         new = NetworkState(
             {n: type(st)(*(x.clone() for x in st)) for n, st in kept.neurons.items()},
@@ -307,14 +422,21 @@ class NetworkPolicy(BasePolicy):
         return out, new
 
     def run_plan(
-        self, plan: WindowPlan, spikes_in: torch.Tensor, generator: torch.Generator, learn: bool
+        self,
+        plan: WindowPlan,
+        spikes_in: torch.Tensor,
+        generator: torch.Generator,
+        learn: bool,
+        stochastic: bool = True,
     ) -> WindowOutput:
         """One window of ``plan`` (state kept in the plan) on spikes ``[T, B, n_in]``,
-        decoded."""
+        decoded; a stochastic window adds the membrane noise (drawn before the decision's
+        tie-break)."""
         T, B = spikes_in.shape[0], spikes_in.shape[1]
-        record = plan.run_window(
-            {self.input: spikes_in.reshape(T, B, *self._input_shape)}, learn=learn
-        )
+        inputs: dict[str, torch.Tensor] = {self.input: spikes_in.reshape(T, B, *self._input_shape)}
+        if stochastic and self.noise:
+            inputs.update(self.noise_currents(T, B, generator))
+        record = plan.run_window(inputs, learn=learn)
         return self.decode(record[self.output].reshape(T, B, -1), generator)
 
     def decode(self, out: torch.Tensor, generator: torch.Generator) -> WindowOutput:
@@ -361,7 +483,8 @@ class NetworkPolicy(BasePolicy):
         """Actions for observations; ``state`` is the network's :class:`NetworkState`.
 
         Spiking encoders and the decoder's tie-break draw from the policy's generator in
-        both modes (``deterministic`` has no extra meaning for a spike vote).
+        both modes. ``deterministic`` turns the membrane ``noise`` off and, with
+        ``greedy_input="expected"``, feeds the expected input instead of sampled spikes.
         """
         obs = np.asarray(observation)
         single = obs.shape == self.observation_space.shape
@@ -370,7 +493,11 @@ class NetworkPolicy(BasePolicy):
         if isinstance(state, NetworkState) and episode_start is not None:
             state = self.network.reset_state(state, torch.as_tensor(episode_start).reshape(-1))
         st = state if isinstance(state, NetworkState) else None
-        out, new = self.window(self.encode(obs, self.generator), st, self.generator)
+        if deterministic and self.greedy_input == "expected":
+            x = self.expected_input(obs)
+        else:
+            x = self.encode(obs, self.generator)
+        out, new = self.window(x, st, self.generator, stochastic=not deterministic)
         self.last_output = out
         return (out.actions[0] if single else out.actions), new
 
@@ -413,6 +540,7 @@ class NetworkLearner:
         self._started = False
         self._phi: np.ndarray | None = None
         self._x_next: torch.Tensor | None = None
+        self._p_next: np.ndarray | None = None  # the encoder's p of _x_next (critic_input)
         self._stale: np.ndarray | None = None
         self.last: WindowOutput | None = None
 
@@ -457,7 +585,7 @@ class NetworkLearner:
                 out[f"plastic{i}_post"] = p.traces.post.clone()
             if p.rule_state is not None:
                 out[f"plastic{i}_eligibility"] = p.rule_state.clone()
-        for name in ("_phi", "_stale"):
+        for name in ("_phi", "_stale", "_p_next"):
             value = getattr(self, name)
             if value is not None:
                 out[name.lstrip("_")] = np.asarray(value)
@@ -498,10 +626,12 @@ class NetworkLearner:
         self._phi = np.asarray(saved["phi"]) if "phi" in saved else None
         self._stale = np.asarray(saved["stale"], dtype=bool) if "stale" in saved else None
         self._x_next = torch.as_tensor(saved["x_next"]) if "x_next" in saved else None
+        self._p_next = np.asarray(saved["p_next"]) if "p_next" in saved else None
 
     def forget_observations(self) -> None:
         """Drop cached encodings (the environments were reset from outside)."""
         self._x_next = None
+        self._p_next = None
         self._stale = None
 
     def reset(self, episode_start: np.ndarray) -> None:
@@ -523,32 +653,60 @@ class NetworkLearner:
 
     def act(self, obs: np.ndarray, *, learn: bool = True) -> np.ndarray:
         """Choose actions (eligibility accumulates in the plasticity bindings)."""
-        x = self._x_next
+        x, p = self._x_next, self._p_next
         if x is None or self._stale is None:
-            x = self.policy.encode(obs, self.generator)
+            x, p = self.policy.encode_with_probabilities(obs, self.generator)
         elif self._stale.any():
-            fresh = self.policy.encode(np.asarray(obs)[self._stale], self.generator)
+            rows = torch.as_tensor(self._stale)
+            fresh, p_fresh = self.policy.encode_with_probabilities(
+                np.asarray(obs)[self._stale], self.generator
+            )
             x = x.clone()
-            x[:, torch.as_tensor(self._stale)] = fresh
+            x[:, rows] = fresh
+            if p is not None and p_fresh is not None:
+                p = p.copy()
+                p[self._stale] = p_fresh
         self._x_next = None
-        return self._window(x, learn).actions
+        self._p_next = None
+        return self._window(x, learn, p).actions
 
     def run_window(
         self, spikes_in: np.ndarray, *, deterministic: bool, learn: bool
     ) -> WindowOutput:
         """Run the network on input spikes ``[T, B, n_in]``; when learning, the plasticity
-        bindings accumulate eligibility and the critic trace decays and adds the rates."""
-        return self._window(torch.as_tensor(spikes_in), learn)
+        bindings accumulate eligibility and the critic trace decays and adds the rates
+        (``deterministic``: no membrane noise)."""
+        return self._window(torch.as_tensor(spikes_in), learn, None, stochastic=not deterministic)
 
-    def _window(self, x: torch.Tensor, learn: bool) -> WindowOutput:
+    def _critic_features(self, x: torch.Tensor, p: np.ndarray | None) -> np.ndarray:
+        """What the critic reads for a window: the encoder's ``p`` (``critic_input=
+        "probabilities"``) or the input firing rates of its spikes ``x``."""
+        if self.policy.critic_input == "probabilities":
+            if p is None:
+                raise RuntimeError(
+                    "critic_input='probabilities' needs the encoder's p: learn through "
+                    "act(obs) / update(...), not run_window(spikes)"
+                )
+            return p.reshape(p.shape[0], -1)
+        return _rates(x)
+
+    def _window(
+        self, x: torch.Tensor, learn: bool, p: np.ndarray | None = None, stochastic: bool = True
+    ) -> WindowOutput:
         plan = self.plan
         if not self._started:
             plan.load_state(None)
             self._started = True
-        out = self.policy.run_plan(plan, x, self.generator, learn=learn)
-        self._phi = _rates(x)
+        out = self.policy.run_plan(plan, x, self.generator, learn=learn, stochastic=stochastic)
         if learn:
+            for i in self.policy.center:  # z[b, k, n] -= mean_m z[b, k, m]
+                z = self.plasticities[i].rule_state
+                if z is not None:
+                    actor.centre(z.reshape(z.shape[0], -1, z.shape[-1]).numpy())
+            self._phi = self._critic_features(x, p)
             self.td.accumulate(self.z_critic, self._phi)
+        elif p is not None or self.policy.critic_input == "spikes":
+            self._phi = self._critic_features(x, p)
         self.last = out
         return out
 
@@ -567,8 +725,8 @@ class NetworkLearner:
         if self._phi is None:
             raise RuntimeError("update() called before act()")
         lc = self.learn
-        x_next = self.policy.encode(bootstrap_obs, self.generator)
-        phi_next = _rates(x_next)
+        x_next, p_next = self.policy.encode_with_probabilities(bootstrap_obs, self.generator)
+        phi_next = self._critic_features(x_next, p_next)
         td, v, r = self.td.td_error(self.critic, self._phi, phi_next, rewards, terminated, mask)
         mod = actor.third_factor(
             td, r, mask, td_error=lc.modulation is Modulation.TD_ERROR, clip=lc.delta_clip
@@ -584,5 +742,6 @@ class NetworkLearner:
             for p, piece in zip(self.plasticities, self.column_means, strict=True):
                 piece.constrain_(p.projection)
         self._x_next = x_next
+        self._p_next = p_next
         self._stale = np.ones(b, dtype=bool) if stale is None else np.asarray(stale, dtype=bool)
         return UpdateStats(float(mod.mean()), dw / len(self.plasticities), float(v.mean()))

@@ -8,10 +8,12 @@ logger, callbacks (CheckpointCallback, EvalCallback, ...), ``evaluate_policy`` a
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -45,7 +47,11 @@ from spikerl.agents.panels import log_episodes, record_distributions
 from spikerl.config import ConfigError, to_plain
 from spikerl.encoders.fields import GaussianFields, GaussianFieldsConfig
 from spikerl.encoders.pixels import PixelGrid, PixelGridConfig
-from spikerl.models.rstdp_network import HiddenLayerNetworkConfig, build_hidden_layer_policy
+from spikerl.models.rstdp_network import (
+    HiddenLayerNetworkConfig,
+    build_hidden_layer_policy,
+    build_population_policy,
+)
 
 SelfRSTDP = TypeVar("SelfRSTDP", bound="RSTDP")
 
@@ -182,6 +188,13 @@ class SpikingPolicy(BasePolicy):
         return (actions[0] if single else actions), tuple(new)
 
 
+class Stack(StrEnum):
+    """What runs the presets' actor (``rstdp.stack``)."""
+
+    PRIVATE = "private"  # the agent's own NumPy/numba network (spikerl.agents.network)
+    CORE = "core"  # a core Network built by spikerl.models.rstdp_network
+
+
 @dataclass(frozen=True)
 class RSTDPConfig:
     """All settings of the R-STDP agent (saved in the zip and the run's config).
@@ -193,6 +206,11 @@ class RSTDPConfig:
         log_every: Steps (per environment) between logger dumps.
         network: A core-network policy from :mod:`spikerl.models.rstdp_network` instead of
             the built-in actor (``snn`` and ``features`` then do not apply).
+        stack: ``private`` runs the actor that ``snn`` describes on the agent's own network;
+            ``core`` builds the same actor from core parts
+            (:func:`spikerl.models.rstdp_network.build_population_policy`: a ``Network``, a
+            :class:`~spikerl.encoders.FeatureEncoder`, the population vote, MSTDPET) and
+            trains it as a parts policy.
     """
 
     snn: SNNConfig = field(default_factory=SNNConfig)
@@ -200,6 +218,7 @@ class RSTDPConfig:
     features: FeatureConfig = field(default_factory=AutoFeaturesConfig)
     log_every: int = 1000
     network: HiddenLayerNetworkConfig | None = None
+    stack: Stack = Stack.PRIVATE
 
 
 class RSTDP(BaseAlgorithm):
@@ -247,6 +266,7 @@ class RSTDP(BaseAlgorithm):
                 features=features or cfg.features,
                 log_every=cfg.log_every,
                 network=cfg.network,
+                stack=cfg.stack,
             )
         from spikerl.agents.validation import check_config
 
@@ -291,6 +311,27 @@ class RSTDP(BaseAlgorithm):
             kwargs = build_hidden_layer_policy(
                 self.config.network, self.observation_space, self.action_space, seed
             )
+        elif self.config.stack is Stack.CORE and "network" not in kwargs:
+            unknown = sorted(set(kwargs) - {"snn", "features"})
+            if unknown:
+                raise ValueError(
+                    f"policy_kwargs: unknown key(s) {unknown} with rstdp.stack=core; valid: "
+                    "'snn', 'features' (they replace config.snn / config.features)"
+                )
+            snn = kwargs.get("snn", self.config.snn)
+            if not isinstance(snn, SNNConfig):
+                raise TypeError(f"policy_kwargs['snn'] must be an SNNConfig, got {snn!r}")
+            features = kwargs.get("features", self.config.features)
+            self.config = dataclasses.replace(self.config, snn=snn, features=features)
+            self.config_dict = to_plain(self.config)
+            kwargs = build_population_policy(
+                snn,
+                self.config.learn,
+                make_features(features, self.observation_space),
+                self.observation_space,
+                self.action_space,
+                seed,
+            )
         if "network" in kwargs:
             from spikerl.agents.core_policy import NETWORK_POLICY_KWARGS, NetworkPolicy
 
@@ -319,9 +360,7 @@ class RSTDP(BaseAlgorithm):
             features = kwargs.get("features", self.config.features)
             if not isinstance(snn, SNNConfig):
                 raise TypeError(f"policy_kwargs['snn'] must be an SNNConfig, got {snn!r}")
-            self.config = RSTDPConfig(
-                snn, self.config.learn, features, self.config.log_every, self.config.network
-            )
+            self.config = dataclasses.replace(self.config, snn=snn, features=features)
             self.config_dict = to_plain(self.config)
             policy = self.policy_class(
                 self.observation_space, self.action_space, snn=snn, features=features, seed=seed

@@ -347,6 +347,22 @@ class LateralProjection(DenseProjection):
         return cls(shape, -abs(strength), sign=Sign.INHIBITORY)
 
     @classmethod
+    def group_inhibition(cls, groups: int, size: int, strength: float) -> LateralProjection:
+        """Inhibition between groups of ``size`` consecutive neurons (action populations).
+
+        ``w[k, n] = -strength`` (mV per spike) where ``k // size != n // size``, and no
+        synapse inside a group: a group's spikes suppress every other group, not itself.
+
+        Raises:
+            ValueError: ``groups`` or ``size`` below 1.
+        """
+        if groups < 1 or size < 1:
+            raise ValueError(f"groups and size must be >= 1, got {groups} and {size}")
+        group = torch.arange(groups * size) // size
+        mask = group[:, None] != group[None, :]
+        return cls(groups * size, -abs(strength), mask=mask, sign=Sign.INHIBITORY)
+
+    @classmethod
     def cooperation(
         cls, shape: int | Sequence[int], strength: float, radius: float = 1.0
     ) -> LateralProjection:

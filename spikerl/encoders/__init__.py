@@ -7,6 +7,7 @@ exposes ``output_shape`` (per step, without T and B) so layers can be sized from
 from spikerl.encoders.base import Encoder, EncoderBase, StatefulEncoder
 from spikerl.encoders.bernoulli import BernoulliEncoder
 from spikerl.encoders.delta import DeltaEncoder, DeltaState, EventTiming
+from spikerl.encoders.feature_map import FeatureEncoder
 from spikerl.encoders.fields import GaussianFields, GaussianFieldsConfig
 from spikerl.encoders.intensity import IntensityRange
 from spikerl.encoders.latency import RankOrderEncoder, TimeToFirstSpikeEncoder
@@ -23,6 +24,7 @@ __all__ = [
     "Encoder",
     "EncoderBase",
     "EventTiming",
+    "FeatureEncoder",
     "GaussianFields",
     "GaussianFieldsConfig",
     "GaussianPopulationEncoder",

@@ -15,6 +15,7 @@ plain data in the saved config and a saved model loads without extra arguments.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -112,4 +113,125 @@ def build_hidden_layer_policy(
         "encoder": encoder,
         "decoder": PopulationVoteDecoder(int(action_space.n), c.per_action),
         "plastic": ["input->hidden", "hidden->action"],
+    }
+
+
+def build_population_policy(
+    snn: Any,
+    learn: Any,
+    feature_map: Any,
+    observation_space: spaces.Space,
+    action_space: spaces.Space,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The R-STDP presets' actor as parts of the core: features -> competing populations.
+
+    The network (float64, ``dt = snn.dt``)::
+
+        input  Input(F)                 Bernoulli spikes, p_i = clip(input_rate phi_i, 0, 1)
+        action LIF(A k)                 tau_mem, v_rest, v_thresh, v_reset of ``snn``; no
+                                        refractory period; noise sigma = snn.noise_std (mV
+                                        per step) in stochastic windows
+        input -> action                 DenseProjection, W ~ g_n U(w_init_low, w_init) (mV),
+                                        bounds [wmin, wmax], plastic
+        action -> action                LateralProjection.group_inhibition: -w_inh (mV) from
+                                        every neuron of another population, next step
+
+    with ``F = feature_map.n_features``, ``A`` actions, ``k = snn.n_per_action`` and ``g_n``
+    the gains of ``snn.gain_spread``. The rule is :class:`~spikerl.learning.MSTDPET` with
+    the agent's pair constants and an eligibility that decays by ``gamma lam_actor`` per
+    window of ``T = sim_steps`` steps::
+
+        tau_z = -T dt / ln(gamma lam_actor)   (ms)
+        A+ = a_plus,   A- = -a_minus exp(dt / tau_post),   tau+ = tau_pre,  tau- = tau_post
+        gamma_rule = tau_z / (dt F)
+
+    so that a window's pairs enter ``z`` as ``(A+ x_pre s_post + A- x_post^- s_pre) /
+    tau_z`` and ``dw = gamma_rule dt lr delta z`` is ``lr delta / F`` times the window's
+    (``a_z``-weighted) pair sum, the scale of the agent's ``dW = lr delta e / F``. With
+    ``snn.center`` the eligibility is centred over the action neurons; greedy windows read
+    the expected input ``p`` without noise; the critic reads ``p``.
+
+    Conventions of the core that the presets' former private network did not share: an
+    input spike reaches the action neurons one step after it is emitted (the core's
+    uniform synaptic delay; the private network delivered it in the same step), and the
+    eligibility weighs a window's pairs by ``a_z^(T-1-t)`` (continuous decay inside the
+    window) instead of equally.
+
+    Raises:
+        ValueError: for settings the core stack does not build (``snn.gap > 0``, the
+            ``potential`` readout) or spaces it cannot serve (non-``Discrete`` actions).
+    """
+    from spikerl.core.neurons.lif import LIFParams
+    from spikerl.decoders.vote import Readout
+    from spikerl.encoders.feature_map import FeatureEncoder
+    from spikerl.learning.rules import MSTDPET
+
+    if not isinstance(action_space, spaces.Discrete):
+        raise ValueError(f"the population policy needs Discrete actions, got {action_space}")
+    if snn.gap > 0:
+        raise ValueError(
+            f"rstdp.stack=core chains windows back to back; snn.gap={snn.gap} ms (a silent "
+            f"interval between windows) is not built on the core yet: set snn.gap=0 or "
+            f"rstdp.stack=private"
+        )
+    if Readout(snn.readout) is not Readout.COUNTS:
+        raise ValueError(
+            f"rstdp.stack=core decides by spike counts; snn.readout={snn.readout!r} is not "
+            f"built on the core yet: use readout=counts or rstdp.stack=private"
+        )
+    n_actions = int(action_space.n)
+    k = int(snn.n_per_action)
+    n = n_actions * k
+    encoder = FeatureEncoder(
+        feature_map,
+        tuple(observation_space.shape or (1,)),
+        int(snn.sim_steps),
+        max_prob=float(snn.input_rate),
+        dt=float(snn.dt),
+    )
+    f = encoder.n_features
+    g = torch.Generator().manual_seed(seed)
+    w = torch.rand(f, n, generator=g, dtype=torch.float64)
+    w = snn.w_init_low + w * (snn.w_init - snn.w_init_low)
+    if snn.gain_spread > 0:
+        w = w * torch.from_numpy(snn.gains(n_actions))
+    params = LIFParams(
+        tau_mem=snn.tau_mem,
+        v_rest=snn.v_rest,
+        v_reset=snn.v_reset,
+        v_thresh=snn.v_thresh,
+        refrac=0.0,
+    )
+    net = Network(dt=float(snn.dt))
+    net.add_population("input", Input(f, dt=float(snn.dt)))
+    net.add_population("action", LIF(n, params, dt=float(snn.dt)))
+    net.connect(
+        "input", "action", DenseProjection(f, n, w, wmin=float(snn.wmin), wmax=float(snn.wmax))
+    )
+    net.connect(
+        "action", "action", LateralProjection.group_inhibition(n_actions, k, float(snn.w_inh))
+    )
+    net.to(torch.float64)
+    t_ms = snn.sim_steps * snn.dt
+    decay = learn.gamma * learn.lam_actor
+    tau_z = -t_ms / math.log(decay) if 0.0 < decay < 1.0 else 1e9
+    rule = MSTDPET(
+        gamma=tau_z / (snn.dt * f),
+        a_plus=float(snn.a_plus),
+        a_minus=-float(snn.a_minus) * math.exp(snn.dt / snn.tau_post),
+        tau_plus=float(snn.tau_pre),
+        tau_minus=float(snn.tau_post),
+        tau_z=tau_z,
+    )
+    return {
+        "network": net,
+        "encoder": encoder,
+        "decoder": PopulationVoteDecoder(n_actions, k),
+        "plastic": ["input->action"],
+        "rule": rule,
+        "noise": {"action": float(snn.noise_std)},
+        "greedy_input": "expected",
+        "center": ["input->action"] if snn.center else [],
+        "critic_input": "probabilities",
     }

@@ -1,0 +1,189 @@
+"""The presets' actor built from core parts (``rstdp.stack=core``)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import VecEnv
+
+from spikerl.agents import RSTDP
+from spikerl.agents.core_policy import NetworkLearner, NetworkPolicy
+from spikerl.agents.network import LearnConfig, SNNConfig
+from spikerl.agents.presets import resolve
+from spikerl.agents.rstdp import RSTDPConfig, Stack, make_features
+from spikerl.core import LateralProjection
+from spikerl.encoders import FeatureEncoder, GaussianFields, GaussianFieldsConfig
+from spikerl.models.rstdp_network import build_population_policy
+
+
+def _cartpole_config(**snn: object) -> RSTDPConfig:
+    cfg = resolve("CartPole").rstdp
+    return RSTDPConfig(
+        snn=SNNConfig(**{**cfg.snn.__dict__, **snn}),
+        learn=cfg.learn,
+        features=cfg.features,
+        stack=Stack.CORE,
+    )
+
+
+def test_group_inhibition_weights() -> None:
+    proj = LateralProjection.group_inhibition(3, 2, 1.5)
+    w = proj.weight.detach()
+    group = torch.arange(6) // 2
+    for k in range(6):
+        for n in range(6):
+            want = -1.5 if group[k] != group[n] else 0.0
+            assert float(w[k, n]) == want, (k, n)
+    with pytest.raises(ValueError, match="groups and size"):
+        LateralProjection.group_inhibition(0, 2, 1.0)
+
+
+def test_feature_encoder_rates_and_clip() -> None:
+    fmap = GaussianFields(GaussianFieldsConfig(low=(-1.0, -1.0), high=(1.0, 1.0), n_centres=5))
+    enc = FeatureEncoder(fmap, (2,), time_steps=4000, max_prob=0.5)
+    obs = np.array([[0.0, 0.5], [-1.0, 1.0]])
+    p = enc.probabilities(obs)
+    np.testing.assert_allclose(p, np.clip(0.5 * fmap(obs), 0.0, 1.0))
+    spikes = enc(torch.as_tensor(obs), torch.Generator().manual_seed(0))
+    assert spikes.shape == (4000, 2, fmap.n_features)
+    # binomial mean over 4000 steps: standard error <= sqrt(0.25 / 4000) = 0.008
+    np.testing.assert_allclose(spikes.mean(0).numpy(), p, atol=0.04)
+    big = FeatureEncoder(fmap, (2,), time_steps=2, max_prob=5.0)
+    assert big.probabilities(obs).max() <= 1.0
+    with pytest.raises(ValueError, match="max_prob"):
+        FeatureEncoder(fmap, (2,), time_steps=2, max_prob=-1.0)
+
+
+def test_population_policy_structure_and_rule() -> None:
+    cfg = _cartpole_config()
+    env = gym.make("CartPole-v1")
+    fmap = make_features(cfg.features, env.observation_space)
+    parts = build_population_policy(
+        cfg.snn, cfg.learn, fmap, env.observation_space, env.action_space, seed=5
+    )
+    net = parts["network"]
+    f, k = fmap.n_features, cfg.snn.n_per_action
+    w = net.projection("input->action").weight.detach()
+    assert w.shape == (f, 2 * k) and w.dtype == torch.float64
+    assert float(w.min()) >= cfg.snn.w_init_low and float(w.max()) <= cfg.snn.w_init
+    inh = net.projection("action->action").weight.detach()
+    assert float(inh[0, k]) == -cfg.snn.w_inh and float(inh[0, 1]) == 0.0
+    rule = parts["rule"]
+    t_ms = cfg.snn.sim_steps * cfg.snn.dt
+    # the eligibility decays by gamma * lam_actor over one window
+    assert math.exp(-t_ms / rule.tau_z) == pytest.approx(cfg.learn.gamma * cfg.learn.lam_actor)
+    assert rule.gamma == pytest.approx(rule.tau_z / (cfg.snn.dt * f))
+    assert rule.a_minus == pytest.approx(-cfg.snn.a_minus * math.exp(1.0 / cfg.snn.tau_post))
+    # same seed, same weights
+    again = build_population_policy(
+        cfg.snn, cfg.learn, fmap, env.observation_space, env.action_space, seed=5
+    )
+    assert torch.equal(again["network"].projection("input->action").weight, w)
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [({"gap": 100.0}, "snn.gap"), ({"readout": "potential"}, "snn.readout")],
+)
+def test_population_policy_refuses_what_the_core_does_not_build(
+    change: dict[str, object], match: str
+) -> None:
+    cfg = _cartpole_config(**change)
+    with pytest.raises(ValueError, match=match):
+        RSTDP("SpikingPolicy", gym.make("CartPole-v1"), cfg, seed=0)
+
+
+def test_core_stack_learns_centred_eligibility_and_noise() -> None:
+    model = RSTDP("SpikingPolicy", gym.make("CartPole-v1"), _cartpole_config(), seed=0)
+    assert isinstance(model.policy, NetworkPolicy) and isinstance(model.learner, NetworkLearner)
+    w0 = model.policy.network.projection("input->action").weight.detach().clone()
+    model.learn(300)
+    w1 = model.policy.network.projection("input->action").weight.detach()
+    assert not torch.equal(w0, w1) and torch.isfinite(w1).all()
+    z = model.learner.plasticities[0].rule_state
+    assert z is not None and float(z.abs().max()) > 0
+    # centring: the eligibility of every input sums to zero over the action neurons
+    torch.testing.assert_close(z.sum(-1), torch.zeros_like(z.sum(-1)), atol=1e-12, rtol=0)
+    # weight_norm (CartPole preset): every action neuron's mean weight stays at its start
+    torch.testing.assert_close(w1.mean(0), w0.mean(0), atol=1e-9, rtol=0)
+    # membrane noise: sigma per neuron and step, only in stochastic windows
+    noise = model.policy.noise_currents(2000, 1, torch.Generator().manual_seed(1))["action"]
+    assert float(noise.std()) == pytest.approx(model.config.snn.noise_std, rel=0.03)
+
+
+def test_greedy_windows_are_noise_free_and_use_expected_input() -> None:
+    model = RSTDP("SpikingPolicy", gym.make("CartPole-v1"), _cartpole_config(), seed=0)
+    policy = model.policy
+    assert isinstance(policy, NetworkPolicy)
+    obs = np.array([0.1, -0.2, 0.05, 0.3], dtype=np.float32)
+    counts = []
+    for _ in range(3):
+        policy.predict(obs, deterministic=True)
+        assert policy.last_output is not None
+        counts.append(policy.last_output.counts.copy())
+    assert all(np.array_equal(c, counts[0]) for c in counts)  # no sampling, no noise
+    x = policy.expected_input(obs[None])
+    enc = policy.encoder
+    assert isinstance(enc, FeatureEncoder)
+    np.testing.assert_allclose(x[0].numpy(), enc.probabilities(obs[None]))
+    stochastic = []
+    for _ in range(20):
+        policy.predict(obs, deterministic=False)
+        assert policy.last_output is not None
+        stochastic.append(policy.last_output.counts.copy())
+    assert any(not np.array_equal(c, stochastic[0]) for c in stochastic)
+
+
+class _StopAt(BaseCallback):
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.at = at
+
+    def _on_step(self) -> bool:
+        return self.num_timesteps < self.at
+
+
+def test_core_stack_save_load_and_resume_exactly(tmp_path: Path) -> None:
+    def venv() -> VecEnv:
+        return make_vec_env("CartPole-v1", 1, seed=4)
+
+    straight = RSTDP("SpikingPolicy", venv(), _cartpole_config(), seed=2)
+    straight.learn(300)
+    first = RSTDP("SpikingPolicy", venv(), _cartpole_config(), seed=2)
+    first.learn(300, callback=_StopAt(150))  # interrupted half-way (same lr schedule)
+    assert first.num_timesteps == 150
+    first.save(tmp_path / "half.zip")
+    loaded = RSTDP.load(tmp_path / "half.zip", env=venv())
+    assert loaded.config.stack is Stack.CORE and isinstance(loaded.policy, NetworkPolicy)
+    w_first = first.policy.network.projection("input->action").weight.detach()
+    assert torch.equal(loaded.policy.network.projection("input->action").weight, w_first)
+    obs = np.array([0.0, 0.1, -0.02, 0.0], dtype=np.float32)
+    first.policy.predict(obs, deterministic=True)
+    loaded.policy.predict(obs, deterministic=True)
+    assert first.policy.last_output is not None and loaded.policy.last_output is not None
+    assert np.array_equal(first.policy.last_output.counts, loaded.policy.last_output.counts)
+    resumed = RSTDP.load(tmp_path / "half.zip", env=first.get_env(), force_reset=False)
+    resumed.learn(150, reset_num_timesteps=False)
+    a = straight.policy.network.projection("input->action").weight.detach()
+    b = resumed.policy.network.projection("input->action").weight.detach()
+    torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(straight.learner.critic, resumed.learner.critic, rtol=0, atol=1e-12)
+
+
+def test_learn_config_rule_follows_lambda() -> None:
+    cfg = _cartpole_config()
+    learn = LearnConfig(**{**cfg.learn.__dict__, "lam_actor": 0.5})
+    env = gym.make("CartPole-v1")
+    fmap = make_features(cfg.features, env.observation_space)
+    rule = build_population_policy(cfg.snn, learn, fmap, env.observation_space, env.action_space)[
+        "rule"
+    ]
+    t_ms = cfg.snn.sim_steps * cfg.snn.dt
+    assert math.exp(-t_ms / rule.tau_z) == pytest.approx(learn.gamma * 0.5)
