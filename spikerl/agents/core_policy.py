@@ -79,6 +79,7 @@ NETWORK_POLICY_KWARGS = frozenset(
         "greedy_input",
         "center",
         "critic_input",
+        "gap",
     }
 )
 
@@ -209,6 +210,12 @@ class NetworkPolicy(BasePolicy):
         critic_input: What the TD critic reads: ``"spikes"`` (default), the window's input
             firing rates ``mean_t s_in[t]``, or ``"probabilities"``, the encoder's ``p``
             (noise-free; needs ``probabilities``).
+        gap: Silent interval (ms) before every window that continues a state: the network
+            relaxes without input (:meth:`Network.relax_state
+            <spikerl.core.network.Network.relax_state>`: potentials decay to rest, last
+            spikes dropped) and the plastic traces decay (:meth:`Plasticity.relax
+            <spikerl.learning.Plasticity.relax>`), so one decision does not carry over
+            into the next; 0 (default) chains the windows back to back.
 
     Raises:
         TypeError, ValueError: parts of the wrong type or sizes that do not fit; a
@@ -233,6 +240,7 @@ class NetworkPolicy(BasePolicy):
         greedy_input: str = "spikes",
         center: Sequence[str] = (),
         critic_input: str = "spikes",
+        gap: float = 0.0,
     ) -> None:
         super().__init__(observation_space, action_space)
         if not isinstance(network, Network):
@@ -287,6 +295,11 @@ class NetworkPolicy(BasePolicy):
                 )
         self.greedy_input = greedy_input
         self.critic_input = critic_input
+        if not math.isfinite(float(gap)) or float(gap) < 0:
+            raise ValueError(f"gap must be a finite number of ms >= 0, got {gap!r}")
+        self.gap = float(gap)
+        if self.gap > 0:  # every population must relax in closed form: fail now, not later
+            network.relax_state(network.initial_state(1), self.gap)
         unknown_center = [c for c in center if c not in self.plastic]
         if unknown_center:
             raise ValueError(
@@ -411,6 +424,8 @@ class NetworkPolicy(BasePolicy):
         """Run one window from ``state`` (``None``: fresh) on input spikes and decode the
         action population; returns the decision and a copy of the state after it."""
         plan = self.plan(spikes_in.shape[1], hooks)
+        if state is not None and self.gap > 0:
+            state = self.network.relax_state(state, self.gap)
         plan.load_state(state)
         out = self.run_plan(plan, spikes_in, generator, learn=bool(hooks), stochastic=stochastic)
         kept = plan.state
@@ -697,6 +712,10 @@ class NetworkLearner:
         if not self._started:
             plan.load_state(None)
             self._started = True
+        elif self.policy.gap > 0:  # silent gap since the last window
+            plan.load_state(self.policy.network.relax_state(plan.state, self.policy.gap))
+            for p_ in self.plasticities:
+                p_.relax(self.policy.gap)
         out = self.policy.run_plan(plan, x, self.generator, learn=learn, stochastic=stochastic)
         if learn:
             for i in self.policy.center:  # z[b, k, n] -= mean_m z[b, k, m]

@@ -20,6 +20,7 @@ inputs only), chosen per call by measured input density with ``Propagation.AUTO`
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -318,6 +319,32 @@ class Network(nn.Module):
             if name in state.traces:
                 tr = state.traces[name]
                 traces[name] = torch.where(view, torch.zeros_like(tr), tr)
+        return NetworkState(neurons, spikes, traces)
+
+    def relax_state(self, state: NetworkState, duration: float) -> NetworkState:
+        """The state after a silent gap of ``duration`` ms: no input, no spike delivered.
+
+        Every population relaxes by its model's closed form (:meth:`Neuron.relax
+        <spikerl.core.neurons.base.Neuron.relax>`; LIF: ``v <- v_rest + (v - v_rest)
+        exp(-duration / tau_mem)``), the last step's spikes are dropped (they are not
+        delivered after the gap) and population traces decay, ``x <- x exp(-duration /
+        tau)``. Used between the windows of an agent that decides once per environment
+        step, so one decision does not carry over into the next.
+
+        Raises:
+            ValueError: ``duration`` negative or not finite.
+            NotImplementedError: a population's model has no relaxation.
+        """
+        if not math.isfinite(duration) or duration < 0:
+            raise ValueError(f"duration must be a finite number of ms >= 0, got {duration!r}")
+        neurons: dict[str, Any] = {}
+        traces: dict[str, Tensor] = {}
+        for name, pop in self.populations.items():
+            assert isinstance(pop, Neuron)
+            neurons[name] = pop.relax(state.neurons[name], duration)
+        spikes = {name: torch.zeros_like(s) for name, s in state.spikes.items()}
+        for name, tr in state.traces.items():
+            traces[name] = tr * math.exp(-duration / self._trace_params[name].tau)
         return NetworkState(neurons, spikes, traces)
 
     # -- running -----------------------------------------------------------------------

@@ -146,6 +146,17 @@ class Plasticity:
         return cls(proj, rule, source=source, target=target, dt=net.dt, **kwargs)
 
     # -- state -------------------------------------------------------------------------
+    def relax(self, duration: float) -> None:
+        """Decay the traces over a silent gap of ``duration`` ms (no spikes in it):
+        ``x_pre <- x_pre exp(-duration / tau_pre)``, ``x_post <- x_post exp(-duration /
+        tau_post)``, in place. The eligibility is kept as it is: a rule whose eligibility
+        decays per window (the R-STDP agent's, ``tau_z`` set per window) does not decay it
+        in the gap, which belongs to no window."""
+        if self.traces is None or duration == 0:
+            return
+        self.traces.pre.mul_(math.exp(-duration / self.rule.pre_trace.tau))
+        self.traces.post.mul_(math.exp(-duration / self.rule.post_trace.tau))
+
     def reset(self, episode_start: Tensor | None = None) -> None:
         """Zero the traces and eligibility (all, or where ``episode_start [B]`` is true).
 

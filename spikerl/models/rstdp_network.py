@@ -150,17 +150,19 @@ def build_population_policy(
     tau_z`` and ``dw = gamma_rule dt lr delta z`` is ``lr delta / F`` times the window's
     (``a_z``-weighted) pair sum, the scale of the agent's ``dW = lr delta e / F``. With
     ``snn.center`` the eligibility is centred over the action neurons; greedy windows read
-    the expected input ``p`` without noise; the critic reads ``p``.
+    the expected input ``p`` without noise; the critic reads ``p``; ``snn.gap`` ms of
+    silence relax the network between windows (``NetworkPolicy(gap=...)``).
 
     Conventions of the core that the presets' former private network did not share: an
     input spike reaches the action neurons one step after it is emitted (the core's
     uniform synaptic delay; the private network delivered it in the same step), and the
     eligibility weighs a window's pairs by ``a_z^(T-1-t)`` (continuous decay inside the
-    window) instead of equally.
+    window) instead of equally, and across a silent gap the last step's spikes are dropped
+    (the private network delivered them at the gap's first step, then relaxed).
 
     Raises:
-        ValueError: for settings the core stack does not build (``snn.gap > 0``, the
-            ``potential`` readout) or spaces it cannot serve (non-``Discrete`` actions).
+        ValueError: for settings the core stack does not build (the ``potential``
+            readout) or spaces it cannot serve (non-``Discrete`` actions).
     """
     from spikerl.core.neurons.lif import LIFParams
     from spikerl.decoders.vote import Readout
@@ -169,12 +171,6 @@ def build_population_policy(
 
     if not isinstance(action_space, spaces.Discrete):
         raise ValueError(f"the population policy needs Discrete actions, got {action_space}")
-    if snn.gap > 0:
-        raise ValueError(
-            f"rstdp.stack=core chains windows back to back; snn.gap={snn.gap} ms (a silent "
-            f"interval between windows) is not built on the core yet: set snn.gap=0 or "
-            f"rstdp.stack=private"
-        )
     if Readout(snn.readout) is not Readout.COUNTS:
         raise ValueError(
             f"rstdp.stack=core decides by spike counts; snn.readout={snn.readout!r} is not "
@@ -234,4 +230,5 @@ def build_population_policy(
         "greedy_input": "expected",
         "center": ["input->action"] if snn.center else [],
         "critic_input": "probabilities",
+        "gap": float(snn.gap),
     }

@@ -90,7 +90,7 @@ def test_population_policy_structure_and_rule() -> None:
 
 @pytest.mark.parametrize(
     ("change", "match"),
-    [({"gap": 100.0}, "snn.gap"), ({"readout": "potential"}, "snn.readout")],
+    [({"readout": "potential"}, "snn.readout")],
 )
 def test_population_policy_refuses_what_the_core_does_not_build(
     change: dict[str, object], match: str

@@ -144,6 +144,17 @@ class Neuron(nn.Module, Generic[P, S]):
         """Fresh state for a batch of ``batch_size``."""
         raise NotImplementedError
 
+    def relax(self, state: S, duration: float) -> S:
+        """The state after ``duration`` ms without input and without spikes (a silent gap).
+
+        Raises:
+            NotImplementedError: for a model without a closed-form relaxation.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} has no silent-gap relaxation (relax); models with one: "
+            f"Input, LIF"
+        )
+
     def check_input(self, x: Tensor) -> None:
         """Raise a clear error unless ``x`` is a finite ``[B, *shape]`` tensor."""
         check_tensor(f"input to population '{self.name}'", x)

@@ -42,3 +42,6 @@ class Input(Neuron[InputParams, EmptyState]):
 
     def reset_state(self, state: EmptyState, episode_start: Tensor) -> EmptyState:
         return state
+
+    def relax(self, state: EmptyState, duration: float) -> EmptyState:
+        return state

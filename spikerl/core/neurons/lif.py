@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -142,3 +143,14 @@ class LIF(Neuron[LIFParams, LIFState]):
     def initial_state(self, batch_size: int) -> LIFState:
         p = self.params
         return LIFState(self._full(batch_size, p.v_rest), self._full(batch_size, 0.0))
+
+    def relax(self, state: LIFState, duration: float) -> LIFState:
+        """``duration`` ms without input: the leak alone, in closed form.
+
+        v <- v_rest + (v - v_rest) exp(-duration / tau_mem)          (mV)
+        refrac <- max(refrac - duration, 0)                          (ms)
+        """
+        p = self.params
+        a = math.exp(-duration / p.tau_mem)
+        v = (state.v - p.v_rest) * a + p.v_rest
+        return LIFState(v, (state.refrac - duration).clamp_min(0.0))

@@ -1,0 +1,77 @@
+"""Silent gaps between windows: ``Network.relax_state``, ``Neuron.relax``, ``Plasticity.relax``."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from spikerl.core import LIF, DenseProjection, Input, Izhikevich, LIFParams, Network
+from spikerl.learning import MSTDPET, Plasticity
+
+
+def _net(refrac: float = 0.0) -> Network:
+    net = Network(dt=1.0)
+    net.add_population("input", Input(3))
+    net.add_population("out", LIF(2, LIFParams(tau_mem=20.0, refrac=refrac)))
+    net.connect("input", "out", DenseProjection(3, 2, 6.0))
+    net.to(torch.float64)
+    return net
+
+
+def test_lif_relaxes_in_closed_form() -> None:
+    net = _net(refrac=5.0)
+    st = net.initial_state(1)
+    v = torch.tensor([[-50.0, -70.0]], dtype=torch.float64)
+    st.neurons["out"] = type(st.neurons["out"])(v, torch.tensor([[3.0, 0.0]], dtype=torch.float64))
+    st.spikes["out"] = torch.ones(1, 2, dtype=torch.float64)
+    out = net.relax_state(st, 100.0)
+    a = math.exp(-100.0 / 20.0)
+    want = torch.tensor([[-65.0 + 15.0 * a, -65.0 - 5.0 * a]], dtype=torch.float64)
+    torch.testing.assert_close(out.neurons["out"].v, want, rtol=0, atol=1e-12)
+    assert out.neurons["out"].refrac.tolist() == [[0.0, 0.0]]
+    assert float(out.spikes["out"].sum()) == 0.0  # the last spikes are not delivered
+    with pytest.raises(ValueError, match="duration"):
+        net.relax_state(st, -1.0)
+
+
+def test_relax_equals_silent_steps_when_nothing_is_in_flight() -> None:
+    """With no spikes of the last step in flight, relaxing D ms is running D silent steps."""
+    net = _net()
+    st = net.initial_state(2)
+    st.neurons["out"] = type(st.neurons["out"])(
+        torch.tensor([[-55.0, -60.0], [-64.0, -53.0]], dtype=torch.float64),
+        torch.zeros(2, 2, dtype=torch.float64),
+    )
+    d = 37
+    _, stepped = net.run({"input": torch.zeros(d, 2, 3, dtype=torch.float64)}, state=st)
+    relaxed = net.relax_state(st, float(d))
+    v_relaxed, v_stepped = relaxed.neurons["out"].v, stepped.neurons["out"].v
+    torch.testing.assert_close(v_relaxed, v_stepped, atol=1e-12, rtol=0)
+
+
+def test_models_without_relaxation_are_refused() -> None:
+    net = Network()
+    net.add_population("input", Input(1))
+    net.add_population("izh", Izhikevich(1))
+    net.connect("input", "izh", DenseProjection(1, 1, 1.0))
+    with pytest.raises(NotImplementedError, match="Izhikevich has no silent-gap"):
+        net.relax_state(net.initial_state(1), 10.0)
+
+
+def test_plasticity_traces_decay_over_a_gap_and_eligibility_stays() -> None:
+    net = _net()
+    rule = MSTDPET(tau_plus=5.0, tau_minus=8.0, tau_z=20.0)
+    plast = Plasticity.bind(net, "input->out", rule)
+    plast.set_modulation(0.0)
+    spikes = torch.ones(4, 1, 3, dtype=torch.float64)
+    net.run({"input": spikes}, hooks=[plast])
+    assert plast.traces is not None and plast.rule_state is not None
+    pre, post = plast.traces.pre.clone(), plast.traces.post.clone()
+    z = plast.rule_state.clone()
+    assert float(pre.abs().sum()) > 0 and float(post.abs().sum()) > 0
+    plast.relax(50.0)
+    torch.testing.assert_close(plast.traces.pre, pre * math.exp(-50.0 / 5.0), rtol=1e-12, atol=0)
+    torch.testing.assert_close(plast.traces.post, post * math.exp(-50.0 / 8.0), rtol=1e-12, atol=0)
+    assert torch.equal(plast.rule_state, z)
