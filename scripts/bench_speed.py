@@ -8,7 +8,8 @@ warm-up, all measured in this one process so that ratios share the machine's loa
   also spikerl's dense window path beside the matmul floor;
 * ``b``: Diehl & Cook (2015) network, one 250-step sample with learning, 100 and 400 neurons,
   batch 1 and batched (per-sample time);
-* ``c``: R-STDP agent environment steps per second (learning on), CartPole and Breakout;
+* ``c``: R-STDP agent environment steps per second (learning on), CartPole and Breakout,
+  the presets' actor on each ``rstdp.stack`` (``private`` and ``core``);
 * ``d``: surrogate-gradient LIF layer forward + backward (batch 16, T = 100) beside snnTorch
   (eager) and Norse (eager and ``torch.compile``);
 * ``e``: the floor, one ``torch.matmul`` doing the window product's multiply-adds.
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import importlib.machinery
 import importlib.util
 import json
@@ -396,9 +398,11 @@ def section_c(args: argparse.Namespace) -> dict[str, Any]:
             return out
 
     out: dict[str, Any] = {}
-    for label, env_id, steps in (
-        ("cartpole", "CartPole-v1", 4000),
-        ("breakout", "ALE/Breakout-v5", 2000),
+    for label, env_id, steps, stack in (
+        ("cartpole", "CartPole-v1", 4000, "private"),
+        ("cartpole_core", "CartPole-v1", 4000, "core"),
+        ("breakout", "ALE/Breakout-v5", 2000, "private"),
+        ("breakout_core", "ALE/Breakout-v5", 2000, "core"),
     ):
         try:
             if env_id.startswith("ALE/"):
@@ -410,11 +414,14 @@ def section_c(args: argparse.Namespace) -> dict[str, Any]:
             from spikerl.agents.presets import TrainConfig, build, preset_dict
 
             name = "Breakout" if env_id.startswith("ALE/") else "CartPole"
+            from spikerl.agents.rstdp import Stack
+
             preset: TrainConfig = build(TrainConfig, preset_dict("rstdp", name))
+            rstdp = dataclasses.replace(preset.rstdp, stack=Stack(stack))
             agent = RSTDP(
                 "SpikingPolicy",
                 TimedVecEnv(make_agent_vec_env(name, 1, seed=0, overrides=preset.env_overrides)),
-                config=preset.rstdp,
+                config=rstdp,
                 seed=0,
             )
             agent.learn(steps)  # warm-up (compiles the kernels)
@@ -431,6 +438,7 @@ def section_c(args: argparse.Namespace) -> dict[str, Any]:
             total = [t for _, t in split]
             out[label] = {
                 "env": env_id,
+                "stack": stack,
                 "n_envs": 1,
                 "learning": True,
                 "steps": steps,

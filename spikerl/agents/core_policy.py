@@ -51,6 +51,7 @@ from stable_baselines3.common.policies import BasePolicy
 from spikerl.agents.network import LearnConfig, Modulation
 from spikerl.core import kernels
 from spikerl.core.backends import BACKEND_NAMES, WindowPlan, compile_plan
+from spikerl.core.backends.compiled import CompiledPlan
 from spikerl.core.network import Network, NetworkState
 from spikerl.core.neurons import Input
 from spikerl.core.projections import DenseProjection, LateralProjection, Projection, Sign
@@ -80,6 +81,7 @@ NETWORK_POLICY_KWARGS = frozenset(
         "center",
         "critic_input",
         "gap",
+        "input_lead",
     }
 )
 
@@ -123,6 +125,9 @@ class WindowOutput:
         rate: Mean firing rate of the action population per step ``[B]``.
         tied: Where the best count was shared ``[B]``.
         margin: Best minus second-best count ``[B]``.
+        slots: Neuron-steps behind each action's count, ``T * n_out / A`` (the window's
+            steps times the neurons of one action group), so ``counts / slots`` is each
+            group's firing rate in spikes per neuron per step.
     """
 
     actions: np.ndarray
@@ -130,6 +135,7 @@ class WindowOutput:
     rate: np.ndarray
     tied: np.ndarray
     margin: np.ndarray
+    slots: float = 1.0
 
 
 def _rates(spikes: torch.Tensor) -> np.ndarray:
@@ -216,6 +222,13 @@ class NetworkPolicy(BasePolicy):
             spikes dropped) and the plastic traces decay (:meth:`Plasticity.relax
             <spikerl.learning.Plasticity.relax>`), so one decision does not carry over
             into the next; 0 (default) chains the windows back to back.
+        input_lead: The input population runs one step ahead of the window: the encoder's
+            first step ``s_in[0]`` is placed in flight (as the input's spikes of the step
+            before the window) and the window is fed ``s_in[1:]`` then silence, so with the
+            core's one-step synaptic delay the ``T`` encoded steps reach the next layer at
+            window steps ``0..T-1``, the observation's own window. Off (default): step
+            ``t``'s input arrives at ``t + 1``, and the first step of a window receives what
+            was in flight from the previous one (nothing after a silent ``gap``).
 
     Raises:
         TypeError, ValueError: parts of the wrong type or sizes that do not fit; a
@@ -241,6 +254,7 @@ class NetworkPolicy(BasePolicy):
         center: Sequence[str] = (),
         critic_input: str = "spikes",
         gap: float = 0.0,
+        input_lead: bool = False,
     ) -> None:
         super().__init__(observation_space, action_space)
         if not isinstance(network, Network):
@@ -298,6 +312,7 @@ class NetworkPolicy(BasePolicy):
         if not math.isfinite(float(gap)) or float(gap) < 0:
             raise ValueError(f"gap must be a finite number of ms >= 0, got {gap!r}")
         self.gap = float(gap)
+        self.input_lead = bool(input_lead)
         if self.gap > 0:  # every population must relax in closed form: fail now, not later
             network.relax_state(network.initial_state(1), self.gap)
         unknown_center = [c for c in center if c not in self.plastic]
@@ -448,7 +463,19 @@ class NetworkPolicy(BasePolicy):
         decoded; a stochastic window adds the membrane noise (drawn before the decision's
         tie-break)."""
         T, B = spikes_in.shape[0], spikes_in.shape[1]
-        inputs: dict[str, torch.Tensor] = {self.input: spikes_in.reshape(T, B, *self._input_shape)}
+        x = spikes_in.reshape(T, B, *self._input_shape)
+        if self.input_lead:  # s_in[0] in flight, then s_in[1:], then silence
+            first = x[0]
+            shifted = torch.zeros_like(x)
+            shifted[:-1] = x[1:]
+            x = shifted
+            if isinstance(plan, CompiledPlan):  # the plan owns its state buffers
+                plan.state.spikes[self.input].copy_(first)
+            else:  # do not write into a state object the caller may still hold
+                st = plan.state
+                spikes = {**st.spikes, self.input: first.to(st.spikes[self.input].dtype)}
+                plan.load_state(NetworkState(st.neurons, spikes, st.traces))
+        inputs: dict[str, torch.Tensor] = {self.input: x}
         if stochastic and self.noise:
             inputs.update(self.noise_currents(T, B, generator))
         record = plan.run_window(inputs, learn=learn)
@@ -469,7 +496,8 @@ class NetworkPolicy(BasePolicy):
                 c, rate = fast
                 u = torch.rand(out.shape[1], generator=generator).numpy()
                 d = vote(c, u)
-                return WindowOutput(d.actions, c, rate.astype(np.float32), d.tied, d.margin)
+                slots = out.shape[0] * out.shape[2] / dec.n_actions
+                return WindowOutput(d.actions, c, rate.astype(np.float32), d.tied, d.margin, slots)
         counts = dec.action_counts(out)
         actions = dec.select(counts, generator)
         c = counts.numpy().astype(np.float64)
@@ -478,7 +506,8 @@ class NetworkPolicy(BasePolicy):
         second = np.where(c == best, -np.inf, c).max(axis=1) if c.shape[1] > 1 else best[:, 0]
         margin = np.where(n_best > 1, 0.0, best[:, 0] - second)
         rate = out.float().mean(dim=(0, 2)).numpy()
-        return WindowOutput(actions.numpy().astype(np.int64), c, rate, n_best > 1, margin)
+        slots = out.shape[0] * out.shape[2] / c.shape[1]
+        return WindowOutput(actions.numpy().astype(np.int64), c, rate, n_best > 1, margin, slots)
 
     def _predict(
         self, observation: torch.Tensor | dict[str, torch.Tensor], deterministic: bool = False
@@ -669,7 +698,7 @@ class NetworkLearner:
     def act(self, obs: np.ndarray, *, learn: bool = True) -> np.ndarray:
         """Choose actions (eligibility accumulates in the plasticity bindings)."""
         x, p = self._x_next, self._p_next
-        if x is None or self._stale is None:
+        if x is None or self._stale is None or self._stale.all():
             x, p = self.policy.encode_with_probabilities(obs, self.generator)
         elif self._stale.any():
             rows = torch.as_tensor(self._stale)
@@ -763,4 +792,6 @@ class NetworkLearner:
         self._x_next = x_next
         self._p_next = p_next
         self._stale = np.ones(b, dtype=bool) if stale is None else np.asarray(stale, dtype=bool)
-        return UpdateStats(float(mod.mean()), dw / len(self.plasticities), float(v.mean()))
+        return UpdateStats(
+            float(mod.sum()) / mod.size, dw / len(self.plasticities), float(v.sum()) / v.size
+        )

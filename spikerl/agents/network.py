@@ -96,6 +96,10 @@ class SNNConfig:
             threshold at different drives, so the population's spike count grows step by
             step with its drive (a graded vote) instead of all of its neurons switching on
             together; 0 (the default) gives identical gains.
+        input_lead: (``rstdp.stack=core``) the input population fires one step ahead of
+            the window, so the window's ``T`` input steps drive its ``T`` neuron steps
+            through the core's one-step synaptic delay (this network's own timing, the only
+            one it has); ``false``: each input step arrives one step late.
     """
 
     n_per_action: int = 8
@@ -120,6 +124,7 @@ class SNNConfig:
     gap: float = 100.0
     readout: Readout = Readout.COUNTS
     gain_spread: float = 0.0
+    input_lead: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.gain_spread < 2.0:

@@ -13,7 +13,8 @@ key                        what
                            dump: ``delta = clip(r + gamma V(s') - V(s))`` (batch mean of
                            the update; ``rstdp/reward_modulation`` with reward modulation)
 ``rstdp/eligibility``      histogram of the eligibility traces ``e`` at the dump
-                           (per plastic projection ``rstdp/eligibility/<src>-><tgt>``)
+                           (all plastic projections together; a policy of parts also
+                           per projection ``rstdp/eligibility/<src>-><tgt>``)
 ``weights/<src>-><tgt>``   histogram of each projection's weights (and ``weights/critic``)
 ``snn/firing_rate/*``      spikes per neuron per simulation step, per population
 ``snn/tie_fraction``       fraction of decisions whose best score was shared
@@ -176,6 +177,8 @@ def eligibilities(model: Any) -> dict[str, np.ndarray]:
     for p in getattr(learner, "plasticities", []):
         if p.rule_state is not None:
             out[f"rstdp/eligibility/{p.source}->{p.target}"] = p.rule_state.detach().cpu().numpy()
+    if out:  # the panel every agent has: all plastic projections' traces together
+        out["rstdp/eligibility"] = np.concatenate([a.ravel() for a in out.values()])
     return out
 
 

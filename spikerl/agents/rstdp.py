@@ -360,6 +360,12 @@ class RSTDP(BaseAlgorithm):
             features = kwargs.get("features", self.config.features)
             if not isinstance(snn, SNNConfig):
                 raise TypeError(f"policy_kwargs['snn'] must be an SNNConfig, got {snn!r}")
+            if not snn.input_lead:
+                raise ValueError(
+                    "snn.input_lead=false (each input step arriving one step late) exists only "
+                    "on the core: set rstdp.stack=core, or input_lead=true (the private "
+                    "network's only timing)"
+                )
             self.config = dataclasses.replace(self.config, snn=snn, features=features)
             self.config_dict = to_plain(self.config)
             policy = self.policy_class(
@@ -571,10 +577,9 @@ class RSTDP(BaseAlgorithm):
         if last is not None:
             snn = self.config.snn
             self.logger.record("snn/firing_rate/actions", float(last.rate.mean()))
-            if not network_mode:
-                per_pop = last.counts.mean(axis=0) / (snn.sim_steps * snn.n_per_action)
-                for i, r in enumerate(per_pop):
-                    self.logger.record(f"snn/firing_rate/action_{i}", float(r))
+            slots = float(getattr(last, "slots", snn.sim_steps * snn.n_per_action))
+            for i, r in enumerate(last.counts.mean(axis=0) / slots):
+                self.logger.record(f"snn/firing_rate/action_{i}", float(r))
             phi = self.learner._phi
             if phi is not None:
                 scale = 1.0 if network_mode else snn.input_rate
@@ -594,6 +599,23 @@ class RSTDP(BaseAlgorithm):
             self.logger.record("rstdp/weight_mean_abs", float(np.abs(self.policy.net.w_np).mean()))
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.dump(step=self.num_timesteps)
+
+    def plastic_weights(self) -> dict[str, np.ndarray]:
+        """Copies of the weights that learn, by projection name ``"src->dst"``.
+
+        The same call on either stack: the private network's actor is ``"input->action"``
+        (``[n_features, n_neurons]``); a policy of parts gives each of its plastic projections
+        (``[n_pre, n_post]``, float64 copies).
+        """
+        from spikerl.agents.core_policy import NetworkPolicy
+
+        if isinstance(self.policy, NetworkPolicy):
+            net = self.policy.network
+            return {
+                name: net.projection(name).weight.detach().cpu().double().numpy().copy()
+                for name in self.policy.plastic
+            }
+        return {"input->action": self.policy.net.w_np.copy()}
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         return ["policy"], []

@@ -21,7 +21,6 @@ import torch
 from torch import Tensor
 
 from spikerl.encoders.base import Encoder
-from spikerl.encoders.poisson import bernoulli_train
 
 
 class FeatureMapLike(Protocol):
@@ -82,8 +81,12 @@ class FeatureEncoder(Encoder):
 
     @staticmethod
     def sample(p: np.ndarray, time_steps: int, generator: torch.Generator | None) -> Tensor:
-        """Spikes ``[T, B, F]`` (float64) with probability ``p [B, F]`` per step."""
-        return bernoulli_train(torch.from_numpy(np.ascontiguousarray(p)), time_steps, generator)
+        """Spikes ``[T, B, F]`` (float64) with probability ``p [B, F]`` per step: the
+        uniforms ``u`` that :func:`~spikerl.encoders.bernoulli_train` draws, spike where
+        ``u < p`` (its ``max(0, sign(p - u))``, compared in NumPy; the same spikes)."""
+        pt = np.asarray(p, dtype=np.float64)
+        u = torch.rand((time_steps, *pt.shape), generator=generator, dtype=torch.float64)
+        return torch.from_numpy(np.less(u.numpy(), pt).astype(np.float64))
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         return self.sample(self.probabilities(x), self.time_steps, generator)

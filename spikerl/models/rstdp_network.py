@@ -153,9 +153,12 @@ def build_population_policy(
     the expected input ``p`` without noise; the critic reads ``p``; ``snn.gap`` ms of
     silence relax the network between windows (``NetworkPolicy(gap=...)``).
 
-    Conventions of the core that the presets' former private network did not share: an
-    input spike reaches the action neurons one step after it is emitted (the core's
-    uniform synaptic delay; the private network delivered it in the same step), and the
+    With ``snn.input_lead`` (default) the input population runs one step ahead of the
+    window (``NetworkPolicy(input_lead=True)``), so the ``T`` encoded steps reach the action
+    neurons at window steps ``0..T-1``, as in the private network; without it an input
+    spike arrives one step after its window step (the core's uniform synaptic delay), the
+    window's first step receiving the previous window's last input. Conventions that
+    differ from the private network either way: the
     eligibility weighs a window's pairs by ``a_z^(T-1-t)`` (continuous decay inside the
     window) instead of equally, and across a silent gap the last step's spikes are dropped
     (the private network delivered them at the gap's first step, then relaxed).
@@ -231,4 +234,5 @@ def build_population_policy(
         "center": ["input->action"] if snn.center else [],
         "critic_input": "probabilities",
         "gap": float(snn.gap),
+        "input_lead": bool(snn.input_lead),
     }

@@ -14,7 +14,8 @@ from spikerl.agents.features import FeatureMap
 from spikerl.agents.kernels import update_kernel, window_kernel
 from spikerl.agents.learner import RSTDPLearner
 from spikerl.agents.network import LearnConfig, Modulation, SNNConfig, SpikingActorCritic
-from spikerl.agents.presets import load_agent_preset
+
+from .parts import private_preset
 
 pytestmark = pytest.mark.skipif(window_kernel() is None, reason="numba kernels unavailable")
 
@@ -144,7 +145,7 @@ def test_agent_learns_the_same_with_and_without_kernels(monkeypatch: pytest.Monk
 
     def run() -> tuple[np.ndarray, np.ndarray, int]:
         env = make_vec_env("CartPole-v1", n_envs=1, seed=0)
-        model = RSTDP("SpikingPolicy", env, load_agent_preset("rstdp", "CartPole"), seed=0)
+        model = RSTDP("SpikingPolicy", env, private_preset("CartPole"), seed=0)
         model.learn(1500)
         net = model.policy.net
         return net.w_np.copy(), net.critic_np.copy(), len(model.ep_info_buffer)

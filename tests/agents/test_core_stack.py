@@ -187,3 +187,61 @@ def test_learn_config_rule_follows_lambda() -> None:
     ]
     t_ms = cfg.snn.sim_steps * cfg.snn.dt
     assert math.exp(-t_ms / rule.tau_z) == pytest.approx(learn.gamma * 0.5)
+
+
+def test_feature_encoder_sample_is_bernoulli_train() -> None:
+    from spikerl.encoders import bernoulli_train
+
+    p = np.random.default_rng(0).random((3, 7))
+    a = FeatureEncoder.sample(p, 5, torch.Generator().manual_seed(4))
+    b = bernoulli_train(torch.from_numpy(p), 5, torch.Generator().manual_seed(4))
+    assert torch.equal(a, b)
+
+
+def test_input_lead_delivers_every_encoded_step_in_its_own_window() -> None:
+    """One input neuron, one LIF neuron that fires on every arriving spike: with the lead
+    the T encoded spikes are answered at window steps 0..T-1; without it, one step late."""
+    from spikerl.core import LIF, DenseProjection, Input, LIFParams, Network
+    from spikerl.decoders import PopulationVoteDecoder
+    from spikerl.encoders import BernoulliEncoder
+
+    def policy(lead: bool) -> NetworkPolicy:
+        net = Network()
+        net.add_population("input", Input(1))
+        net.add_population("action", LIF(2, LIFParams(tau_mem=20.0, refrac=0.0)))
+        w = torch.tensor([[20.0, 0.0]])
+        net.connect("input", "action", DenseProjection(1, 2, w))
+        enc = BernoulliEncoder(1, 4)
+        return NetworkPolicy(
+            gym.spaces.Box(0.0, 1.0, (1,)),
+            gym.spaces.Discrete(2),
+            net,
+            enc,
+            PopulationVoteDecoder(2, 1),
+            ["input->action"],
+            input_lead=lead,
+        )
+
+    x = torch.tensor([1.0, 0.0, 1.0, 1.0]).reshape(4, 1, 1)
+    g = torch.Generator().manual_seed(0)
+    # lead: spikes at window steps 0, 2, 3 in both windows; without it the first window
+    # sees x[0], x[2] at steps 1, 3 (x[3] still in flight), the second also x[3] at step 0
+    for lead, want in ((True, [3, 3]), (False, [2, 3])):
+        for backend in ("compiled", "eager"):
+            pol = policy(lead)
+            pol.backend = backend
+            plan = pol.plan(1)
+            plan.load_state(None)
+            got = [
+                int(pol.run_plan(plan, x, g, learn=False, stochastic=False).counts[0, 0])
+                for _ in range(2)
+            ]
+            assert got == want, (lead, backend)
+
+
+def test_private_stack_refuses_input_lead_off() -> None:
+    cfg = resolve("CartPole").rstdp
+    assert cfg.stack is Stack.CORE and cfg.snn.input_lead is False
+    private = RSTDPConfig(snn=cfg.snn, learn=cfg.learn, features=cfg.features)
+    with pytest.raises(ValueError, match="input_lead"):
+        RSTDP("SpikingPolicy", gym.make("CartPole-v1"), private, seed=0)

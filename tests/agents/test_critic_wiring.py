@@ -26,12 +26,11 @@ from spikerl.agents.core_policy import NetworkLearner, _rates
 from spikerl.agents.kernels import update_kernel
 from spikerl.agents.learner import RSTDPLearner, UpdateStats
 from spikerl.agents.network import LearnConfig, Modulation, StepOutput
-from spikerl.agents.presets import load_agent_preset
 from spikerl.agents.rstdp import RSTDPConfig
 from spikerl.core import Network
 from spikerl.pipeline import Pipeline
 
-from .parts import small_parts
+from .parts import private_preset, small_parts
 
 SCALE = 0.25
 
@@ -174,7 +173,7 @@ class _LegacyNetworkLearner(NetworkLearner):
             p.reset(m)
         self.z_critic[starts] = 0.0
 
-    def _window(self, x: torch.Tensor, learn: bool) -> Any:
+    def _window(self, x: torch.Tensor, learn: bool, p: Any = None, stochastic: bool = True) -> Any:
         plan = self.plan
         if not self._started:
             plan.load_state(None)
@@ -232,7 +231,7 @@ def _cartpole(
     n_envs: int, steps: int, legacy: bool, scaled_env: bool = False, **learn: Any
 ) -> tuple[np.ndarray, np.ndarray]:
     """CartPole preset agent after ``steps`` steps: (actor weights, critic weights)."""
-    cfg = load_agent_preset("rstdp", "CartPole")
+    cfg = private_preset("CartPole")
     cfg = dataclasses.replace(cfg, learn=dataclasses.replace(cfg.learn, **learn))
     env = make_vec_env(
         "CartPole-v1", n_envs=n_envs, seed=0, wrapper_class=_scaled if scaled_env else None

@@ -19,11 +19,10 @@ from stable_baselines3.common.env_util import make_vec_env
 
 from spikerl.agents import RSTDP
 from spikerl.agents.finite import check_transition
-from spikerl.agents.presets import load_agent_preset
 from spikerl.agents.rstdp import RSTDPConfig
 from spikerl.pipeline import Pipeline
 
-from .parts import small_parts
+from .parts import private_preset, small_parts
 
 
 def _legacy_learn(model: RSTDP, total_timesteps: int) -> None:
@@ -75,7 +74,7 @@ def _weights(model: RSTDP) -> list[np.ndarray]:
 
 @pytest.mark.parametrize("n_envs", [1, 2])
 def test_rstdp_learn_learns_what_its_own_loop_learned(n_envs: int) -> None:
-    cfg = load_agent_preset("rstdp", "CartPole")
+    cfg = private_preset("CartPole")
 
     def model() -> RSTDP:
         env = make_vec_env("CartPole-v1", n_envs=n_envs, seed=0)
@@ -111,7 +110,7 @@ def test_pipeline_run_and_rstdp_learn_are_one_loop(parts: bool) -> None:
             cfg = RSTDPConfig()
             kwargs: dict[str, Any] = {"policy_kwargs": small_parts()}
         else:
-            cfg = load_agent_preset("rstdp", "CartPole")
+            cfg = private_preset("CartPole")
             kwargs = {}
         cfg = dataclasses.replace(cfg, learn=dataclasses.replace(cfg.learn, lr_final_fraction=1.0))
         return RSTDP("SpikingPolicy", gym.make("CartPole-v1"), cfg, seed=0, **kwargs)
@@ -128,7 +127,7 @@ def test_pipeline_run_and_rstdp_learn_are_one_loop(parts: bool) -> None:
 
 def test_pipeline_runs_on_an_sb3_vec_env() -> None:
     """An SB3 VecEnv (same-step reset, ``terminal_observation``) runs through ``run`` too."""
-    cfg = load_agent_preset("rstdp", "CartPole")
+    cfg = private_preset("CartPole")
     env = make_vec_env("CartPole-v1", n_envs=2, seed=0)
     model = RSTDP("SpikingPolicy", env, cfg, seed=0)
     w0 = model.policy.net.w_np.copy()
@@ -178,7 +177,7 @@ def _eval_models(kind: str) -> tuple[Any, Any]:
     def make() -> Any:
         env = make_vec_env("CartPole-v1", n_envs=1, seed=0)
         if kind == "private":
-            m: Any = RSTDP("SpikingPolicy", env, load_agent_preset("rstdp", "CartPole"), seed=0)
+            m: Any = RSTDP("SpikingPolicy", env, private_preset("CartPole"), seed=0)
             m.learn(1500)
         elif kind == "parts":
             m = RSTDP("SpikingPolicy", env, policy_kwargs=small_parts(), seed=0)
@@ -218,7 +217,7 @@ def test_greedy_episodes_through_the_pipeline_play_what_their_own_loop_played(ki
 
 
 def test_pipeline_run_stops_after_episodes_and_refuses_no_budget() -> None:
-    cfg = load_agent_preset("rstdp", "CartPole")
+    cfg = private_preset("CartPole")
     env = make_vec_env("CartPole-v1", n_envs=2, seed=0)
     model = RSTDP("SpikingPolicy", env, cfg, seed=0)
     pipe = Pipeline(env, model, learn=False, log_every=10**9)

@@ -19,10 +19,10 @@ def test_preset_or_gym_id_trains(name: str) -> None:
     cfg = resolve(canonical_env_name(name), "rstdp", None, {})
     env = make_agent_vec_env(cfg.env, 1, 0, cfg.env_overrides)
     model = RSTDP("SpikingPolicy", env, cfg.rstdp, seed=0)
-    w0 = model.policy.net.w_np.copy()
+    w0 = np.concatenate([v.ravel() for v in model.plastic_weights().values()])
     model.learn(300)
     assert model.num_timesteps >= 300
-    w = model.policy.net.w_np
+    w = np.concatenate([v.ravel() for v in model.plastic_weights().values()])
     assert np.isfinite(w).all()
     assert model.learner.last is not None and model.learner.last.tied.shape == (1,)
     obs = env.reset()

@@ -15,7 +15,8 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from spikerl.agents import RSTDP, CheckpointError, SNNConfig
 from spikerl.agents.callbacks import load_resumable, save_resumable
-from spikerl.agents.presets import load_agent_preset
+
+from .parts import private_preset
 
 
 def _env(seed: int = 0, n: int = 1) -> VecEnv:
@@ -23,7 +24,7 @@ def _env(seed: int = 0, n: int = 1) -> VecEnv:
 
 
 def _model(seed: int = 0, n: int = 1) -> RSTDP:
-    return RSTDP("SpikingPolicy", _env(seed, n), load_agent_preset("rstdp", "CartPole"), seed=seed)
+    return RSTDP("SpikingPolicy", _env(seed, n), private_preset("CartPole"), seed=seed)
 
 
 class StopAt(BaseCallback):

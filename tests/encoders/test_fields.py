@@ -13,6 +13,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from agents.parts import private_preset
 from gymnasium import spaces
 
 from spikerl.encoders import (
@@ -92,11 +93,10 @@ def test_old_import_paths_are_the_same_objects() -> None:
 
 
 def test_kind_gaussian_builds_the_moved_config() -> None:
-    from spikerl.agents.presets import load_agent_preset
     from spikerl.config import feature_kinds, to_plain
 
     assert feature_kinds()["gaussian"] is GaussianFieldsConfig
-    cfg = load_agent_preset("rstdp", "CartPole")
+    cfg = private_preset("CartPole")
     assert cfg.features == CARTPOLE
     assert to_plain(cfg.features)["kind"] == "gaussian"
 
@@ -116,9 +116,8 @@ def test_model_saved_before_the_move_loads(tmp_path: Path) -> None:
     """A CartPole model zip whose data names the config's old class path loads, with the
     same features and weights, and learns on."""
     from spikerl.agents import RSTDP
-    from spikerl.agents.presets import load_agent_preset
 
-    model = RSTDP("SpikingPolicy", gym.make("CartPole-v1"), load_agent_preset("rstdp", "CartPole"))
+    model = RSTDP("SpikingPolicy", gym.make("CartPole-v1"), private_preset("CartPole"))
     model.learn(50)
     model.save(tmp_path / "new.zip")
     with (

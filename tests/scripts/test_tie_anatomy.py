@@ -9,6 +9,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+from agents.parts import private_preset
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -45,13 +46,12 @@ def test_anatomy_of_a_saved_model(tmp_path: pathlib.Path) -> None:
     from stable_baselines3.common.env_util import make_vec_env
 
     from spikerl.agents import RSTDP
-    from spikerl.agents.presets import load_agent_preset
 
     ta = _script()
     model = RSTDP(
         "SpikingPolicy",
         make_vec_env("CartPole-v1", n_envs=1, seed=0),
-        load_agent_preset("rstdp", "CartPole"),
+        private_preset("CartPole"),
         seed=0,
     )
     model.learn(500)

@@ -9,6 +9,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
+from agents.parts import private_preset
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
@@ -56,7 +57,7 @@ def _model(poison_env: int | None, at: int = 40, what: str = "observation") -> R
         return Poison(env, at, what) if k == poison_env else env
 
     venv = make_vec_env("CartPole-v1", n_envs=2, seed=3, wrapper_class=wrap)
-    return RSTDP("SpikingPolicy", venv, load_agent_preset("rstdp", "CartPole"), seed=3)
+    return RSTDP("SpikingPolicy", venv, private_preset("CartPole"), seed=3)
 
 
 @pytest.mark.parametrize("what", ["observation", "reward"])

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from agents.parts import private_preset
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
@@ -28,7 +29,6 @@ from spikerl.agents.callbacks import (
     save_resumable,
     schedule_note,
 )
-from spikerl.agents.presets import load_agent_preset
 from spikerl.cli import main
 from spikerl.envs.state import read_env_state
 
@@ -92,7 +92,7 @@ class Progress(BaseCallback):
 
 def _model() -> RSTDP:
     venv = make_vec_env("CartPole-v1", n_envs=1, seed=4)
-    return RSTDP("SpikingPolicy", venv, load_agent_preset("rstdp", "CartPole"), seed=4)
+    return RSTDP("SpikingPolicy", venv, private_preset("CartPole"), seed=4)
 
 
 def test_longer_resume_follows_the_longer_schedule(tmp_path: Path) -> None:

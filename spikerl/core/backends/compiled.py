@@ -540,6 +540,7 @@ class CompiledPlan(WindowPlan):
         self.ext = torch.zeros(cap, B, U, dtype=self.dtype)
         self._np_rec = self.rec.numpy()
         self._np_ext = self.ext.numpy()
+        self._ext_views: dict[tuple[int, int], Tensor] = {}  # (population, T) -> ext view
         self.unif: Tensor | None = None
         self.prob: Tensor | None = None
         self._capacity = cap
@@ -701,11 +702,20 @@ class CompiledPlan(WindowPlan):
                 own[name] = self.ext[:T, :, o : o + n].view(T, B, *pop.shape)
                 continue
             self._check_shape(name, i, x)
-            self.ext[:T, :, o : o + n].copy_(x.detach().reshape(T, B, n))
+            xd = x.detach()
+            if xd.device.type == "cpu":  # NumPy slices: a fraction of torch's indexing cost
+                self._np_ext[:T, :, o : o + n] = xd.numpy().reshape(T, B, n)
+            else:
+                self.ext[:T, :, o : o + n].copy_(xd.reshape(T, B, n))
             self.eoff[i] = o
             self.in_mode[i] = _IN_VALUES
             if isinstance(pop, Input):
-                own[name] = self.ext[:T, :, o : o + n].view(T, B, *pop.shape)
+                key = (i, T)
+                view = self._ext_views.get(key)
+                if view is None:
+                    view = self.ext[:T, :, o : o + n].view(T, B, *pop.shape)
+                    self._ext_views[key] = view
+                own[name] = view
         for name in self._input_names:
             if name not in inputs:
                 raise ValueError(f"no input given for Input population {name!r}")
