@@ -409,7 +409,7 @@ class NetworkPolicy(BasePolicy):
         p = np.asarray(self.encoder.probabilities(np.asarray(obs)), dtype=np.float64)  # type: ignore[operator]
         p = p.reshape(p.shape[0], -1)
         t = self.encoder.time_steps
-        return torch.from_numpy(np.ascontiguousarray(np.broadcast_to(p, (t, *p.shape))))
+        return torch.from_numpy(np.array(np.broadcast_to(p, (t, *p.shape))))  # a writable copy
 
     def noise_currents(
         self, steps: int, batch: int, generator: torch.Generator
@@ -715,12 +715,20 @@ class NetworkLearner:
         return self._window(x, learn, p).actions
 
     def run_window(
-        self, spikes_in: np.ndarray, *, deterministic: bool, learn: bool
+        self,
+        spikes_in: np.ndarray,
+        *,
+        deterministic: bool,
+        learn: bool,
+        probabilities: np.ndarray | None = None,
     ) -> WindowOutput:
         """Run the network on input spikes ``[T, B, n_in]``; when learning, the plasticity
-        bindings accumulate eligibility and the critic trace decays and adds the rates
-        (``deterministic``: no membrane noise)."""
-        return self._window(torch.as_tensor(spikes_in), learn, None, stochastic=not deterministic)
+        bindings accumulate eligibility and the critic trace decays and adds the critic's
+        features (``deterministic``: no membrane noise). ``probabilities`` ``[B, n_in]``:
+        what the spikes were drawn with, which a ``critic_input="probabilities"`` critic
+        reads (it needs them)."""
+        x = torch.as_tensor(spikes_in)
+        return self._window(x, learn, probabilities, stochastic=not deterministic)
 
     def _critic_features(self, x: torch.Tensor, p: np.ndarray | None) -> np.ndarray:
         """What the critic reads for a window: the encoder's ``p`` (``critic_input=
