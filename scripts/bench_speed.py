@@ -418,6 +418,10 @@ def section_c(args: argparse.Namespace) -> dict[str, Any]:
 
             preset: TrainConfig = build(TrainConfig, preset_dict("rstdp", name))
             rstdp = dataclasses.replace(preset.rstdp, stack=Stack(stack))
+            if rstdp.stack is Stack.PRIVATE:  # its only timing (the core may run either)
+                rstdp = dataclasses.replace(
+                    rstdp, snn=dataclasses.replace(rstdp.snn, input_lead=True)
+                )
             agent = RSTDP(
                 "SpikingPolicy",
                 TimedVecEnv(make_agent_vec_env(name, 1, seed=0, overrides=preset.env_overrides)),
