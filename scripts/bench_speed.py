@@ -418,9 +418,13 @@ def section_c(args: argparse.Namespace) -> dict[str, Any]:
 
             preset: TrainConfig = build(TrainConfig, preset_dict("rstdp", name))
             rstdp = dataclasses.replace(preset.rstdp, stack=Stack(stack))
-            if rstdp.stack is Stack.PRIVATE:  # its only timing (the core may run either)
+            if rstdp.stack is Stack.PRIVATE:  # its only timing and rule (the core runs any)
+                from spikerl.agents.network import Eligibility
+
                 rstdp = dataclasses.replace(
-                    rstdp, snn=dataclasses.replace(rstdp.snn, input_lead=True)
+                    rstdp,
+                    snn=dataclasses.replace(rstdp.snn, input_lead=True),
+                    learn=dataclasses.replace(rstdp.learn, eligibility=Eligibility.WINDOW),
                 )
             agent = RSTDP(
                 "SpikingPolicy",

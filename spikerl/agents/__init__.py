@@ -12,6 +12,7 @@ from spikerl.agents.features import (
 from spikerl.agents.learner import RSTDPLearner, UpdateStats
 from spikerl.agents.network import (
     ActorState,
+    Eligibility,
     LearnConfig,
     LearnState,
     Modulation,
@@ -35,6 +36,7 @@ __all__ = [
     "BreakoutFields",
     "BreakoutFieldsConfig",
     "CheckpointError",
+    "Eligibility",
     "FeatureMap",
     "GaussianFields",
     "GaussianFieldsConfig",

@@ -56,6 +56,13 @@ class Modulation(StrEnum):
     REWARD = "reward"
 
 
+class Eligibility(StrEnum):
+    """How the actor's eligibility decays within a window (``learn.eligibility``)."""
+
+    WINDOW = "window"  # once per env step by gamma lambda; a window's pairs summed
+    STEP = "step"  # every simulation step by (gamma lambda)^(1/T) (the core's MSTDPET)
+
+
 @dataclass(frozen=True)
 class SNNConfig:
     """Actor network and plasticity constants.
@@ -165,6 +172,11 @@ class LearnConfig:
             policy (:mod:`spikerl.agents.core_policy`) holds each post neuron of every plastic
             projection at its own mean when the policy was built, and refuses projections it
             cannot normalise.
+        eligibility: ``window``: the eligibility decays by ``gamma lambda`` once per env
+            step and a window's STDP pairs add undiscounted (the private network's rule);
+            ``step`` (``rstdp.stack=core`` only): it decays every simulation step by
+            ``(gamma lambda)^(1/T)``, so a pair at step ``t`` of the window counts
+            ``(gamma lambda)^((T-1-t)/T)`` (the core's continuous-time MSTDPET).
     """
 
     gamma: float = 0.99
@@ -179,6 +191,7 @@ class LearnConfig:
     life_loss_terminal: bool = False
     reward_scale: float = 1.0
     weight_norm: bool = False
+    eligibility: Eligibility = Eligibility.WINDOW
 
     def critic(self) -> TDLambdaCritic:
         """The TD(lambda) critic these constants describe (every learner builds its

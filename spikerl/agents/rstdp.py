@@ -38,6 +38,7 @@ from spikerl.agents.finite import check_observation
 from spikerl.agents.learner import RSTDPLearner, UpdateStats
 from spikerl.agents.network import (
     ActorState,
+    Eligibility,
     LearnConfig,
     SNNConfig,
     SpikingActorCritic,
@@ -365,6 +366,12 @@ class RSTDP(BaseAlgorithm):
                     "snn.input_lead=false (each input step arriving one step late) exists only "
                     "on the core: set rstdp.stack=core, or input_lead=true (the private "
                     "network's only timing)"
+                )
+            if self.config.learn.eligibility is not Eligibility.WINDOW:
+                raise ValueError(
+                    "learn.eligibility=step (decay every simulation step) exists only on the "
+                    "core: set rstdp.stack=core, or eligibility=window (the private "
+                    "network's only rule)"
                 )
             self.config = dataclasses.replace(self.config, snn=snn, features=features)
             self.config_dict = to_plain(self.config)

@@ -240,6 +240,7 @@ class Plasticity:
             a_plus=rule.a_plus,
             a_minus=rule.a_minus,
             tau_z=rule.tau_z,
+            per_window=rule.per_window,
         )
 
     def eligibility_only(self) -> bool:

@@ -560,8 +560,16 @@ class MSTDPET(EligibilityRule):
         z[t]  = a_z z[t-1] + (A+ x_pre[t] s_post[t] + A- x_post^-[t] s_pre[t]) / tau_z
         dw[t] = gamma r[t] z[t] dt
 
-    (``z`` has units 1/ms, so ``dw`` has ``gamma``'s units times the modulation's.) Over a
-    window the total ``gamma dt sum_t r[t] z[t]`` is computed in one product:
+    (``z`` has units 1/ms, so ``dw`` has ``gamma``'s units times the modulation's.) With
+    ``per_window`` the eligibility decays once per window instead, and a window's ``T``
+    pairings add undiscounted (the R-STDP agent's windowed eligibility: decay ``a_z^T =
+    gamma lambda`` per env step, the pairs of the step summed):
+
+        z <- a_z^T z + sum_u zeta[u] / tau_z
+
+    credited only at the window's end (:meth:`credit`; the modulation inside such a window
+    must be zero). Over a window the total ``gamma dt sum_t r[t] z[t]`` is computed in one
+    product:
     ``sum_u R[u] zeta[u] / tau_z + (sum_t r[t] a_z^(t+1)) z[-1]`` with the reverse-discounted
     modulation ``R[u] = sum_{t>=u} a_z^(t-u) r[t]``. The state is ``z`` per batch element,
     ``[B, *weight.shape]``; a reward arriving later is credited with :meth:`credit`.
@@ -574,6 +582,8 @@ class MSTDPET(EligibilityRule):
         tau_minus: ``tau-`` (ms).
         tau_z: Eligibility time constant (ms).
         mode: All-to-all (``ADD``) or nearest-spike (``SET``) traces.
+        per_window: Decay the eligibility once per window (``a_z^T``) and add the window's
+            pairings undiscounted, instead of decaying it every step.
     """
 
     gamma: float = 1e-2
@@ -583,6 +593,7 @@ class MSTDPET(EligibilityRule):
     tau_minus: float = 20.0
     tau_z: float = 25.0
     mode: TraceMode = TraceMode.ADD
+    per_window: bool = False
 
     def __post_init__(self) -> None:
         _check_florian(self.a_plus, self.a_minus)
@@ -627,8 +638,16 @@ class MSTDPET(EligibilityRule):
         r = modulation.to(z0.dtype)
         decay = math.exp(-dt / self.tau_z)
         d = decay_matrix(T, self.tau_z, dt, dtype=z0.dtype, device=z0.device)
-        # New eligibility: a^T z0 + sum_u a^(T-1-u) zeta[u] / tau_z.
-        last = d[-1].unsqueeze(1).expand(T, B)
+        # New eligibility: a^T z0 + sum_u a^(T-1-u) zeta[u] / tau_z (per_window: a^0 = 1).
+        if self.per_window:
+            if bool(r.any()):
+                raise ValueError(
+                    "MSTDPET(per_window=True) takes no modulation inside a window: credit "
+                    "it at the window's end (Plasticity.deliver / MSTDPET.credit)"
+                )
+            last = torch.ones(T, B, dtype=z0.dtype, device=z0.device)
+        else:
+            last = d[-1].unsqueeze(1).expand(T, B)
         zeta_end = self.a_plus * outer_per_sample(a.pre_trace, a.post, last) + (
             self.a_minus * outer_per_sample(a.pre, a.post_trace_before, last)
         )

@@ -158,15 +158,17 @@ def build_population_policy(
     neurons at window steps ``0..T-1``, as in the private network; without it an input
     spike arrives one step after its window step (the core's uniform synaptic delay), the
     window's first step receiving the previous window's last input. Conventions that
-    differ from the private network either way: the
+    differ from the private network either way: with ``learn.eligibility=step`` the
     eligibility weighs a window's pairs by ``a_z^(T-1-t)`` (continuous decay inside the
-    window) instead of equally, and across a silent gap the last step's spikes are dropped
+    window) instead of equally (``window``, the default, is the private network's rule:
+    ``MSTDPET(per_window=True)``), and across a silent gap the last step's spikes are dropped
     (the private network delivered them at the gap's first step, then relaxed).
 
     Raises:
         ValueError: for settings the core stack does not build (the ``potential``
             readout) or spaces it cannot serve (non-``Discrete`` actions).
     """
+    from spikerl.agents.network import Eligibility
     from spikerl.core.neurons.lif import LIFParams
     from spikerl.decoders.vote import Readout
     from spikerl.encoders.feature_map import FeatureEncoder
@@ -222,6 +224,7 @@ def build_population_policy(
         tau_plus=float(snn.tau_pre),
         tau_minus=float(snn.tau_post),
         tau_z=tau_z,
+        per_window=learn.eligibility is Eligibility.WINDOW,
     )
     return {
         "network": net,

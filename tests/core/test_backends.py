@@ -54,8 +54,12 @@ def random_network(seed: int, n_in: int, hidden: list[int], n_out: int) -> Netwo
     return net.to(torch.float64)
 
 
-def bind(net: Network, names: list[str], mode: TraceMode, reduction: Reduction) -> list[Plasticity]:
-    rule = MSTDPET(gamma=0.5, a_plus=1.0, a_minus=-0.8, tau_z=40.0, mode=mode)
+def bind(
+    net: Network, names: list[str], mode: TraceMode, reduction: Reduction, per_window: bool
+) -> list[Plasticity]:
+    rule = MSTDPET(
+        gamma=0.5, a_plus=1.0, a_minus=-0.8, tau_z=40.0, mode=mode, per_window=per_window
+    )
     out = [Plasticity.bind(net, n, rule, reduction=reduction) for n in names]
     for p in out:
         p.set_modulation(0.0)
@@ -63,11 +67,13 @@ def bind(net: Network, names: list[str], mode: TraceMode, reduction: Reduction) 
 
 
 CASES = [
-    # seed, n_in, hidden, n_out, batch, steps, trace mode, reduction
-    (0, 24, [32], 8, 1, 16, TraceMode.ADD, Reduction.MEAN),
-    (1, 40, [48, 20], 12, 3, 10, TraceMode.ADD, Reduction.MEAN),
-    (2, 16, [24], 6, 4, 25, TraceMode.SET, Reduction.SUM),
-    (3, 64, [64], 32, 2, 16, TraceMode.ADD, Reduction.MEAN),
+    # seed, n_in, hidden, n_out, batch, steps, trace mode, reduction, per-window eligibility
+    (0, 24, [32], 8, 1, 16, TraceMode.ADD, Reduction.MEAN, False),
+    (1, 40, [48, 20], 12, 3, 10, TraceMode.ADD, Reduction.MEAN, False),
+    (2, 16, [24], 6, 4, 25, TraceMode.SET, Reduction.SUM, False),
+    (3, 64, [64], 32, 2, 16, TraceMode.ADD, Reduction.MEAN, False),
+    (4, 40, [48, 20], 12, 3, 10, TraceMode.ADD, Reduction.MEAN, True),
+    (5, 16, [24], 6, 4, 25, TraceMode.SET, Reduction.SUM, True),
 ]
 
 
@@ -75,15 +81,15 @@ CASES = [
 def test_compiled_plan_matches_eager_spikes_and_weight_changes(case: tuple) -> None:  # type: ignore[type-arg]
     """Same random networks, same inputs, several windows with episode resets and
     deliveries: identical spikes, weight changes and eligibility to float64 rounding."""
-    seed, n_in, hidden, n_out, B, T, mode, reduction = case
+    seed, n_in, hidden, n_out, B, T, mode, reduction, per_window = case
     nets = [random_network(seed, n_in, hidden, n_out) for _ in range(2)]
     names = [nets[0].projections[k].name for k in nets[0].projections]
     # every feed-forward projection learns, and the output's lateral one in one case
     plastic = [n for n in names if n.split("->")[0] != n.split("->")[1]]
-    if seed == 2:
+    if seed in (2, 5):
         plastic.append("action->action")
     w0 = [nets[0].projection(n).weight.detach().clone() for n in plastic]
-    binds = [bind(n, plastic, mode, reduction) for n in nets]
+    binds = [bind(n, plastic, mode, reduction, per_window) for n in nets]
     eager = compile_plan(nets[0], B, binds[0], backend="eager")
     compiled = compile_plan(nets[1], B, binds[1], backend="compiled")
     assert isinstance(eager, EagerPlan) and isinstance(compiled, CompiledPlan)

@@ -153,6 +153,33 @@ def test_mstdpet_eligibility_decays_with_tau_z() -> None:
     assert float(rule.credit(proj, state, -2.0)) == pytest.approx(-float(dw))
 
 
+def test_mstdpet_per_window_sums_the_window_pairs_undiscounted() -> None:
+    """``per_window``: ``z <- a_z^T z0 + sum_u zeta[u] / tau_z`` by hand, against the per-step
+    rule's ``a_z^T z0 + sum_u a_z^(T-1-u) zeta[u] / tau_z``; modulation inside is refused."""
+    proj = DenseProjection(1, 1, weight=0.5)
+    kw = dict(gamma=0.1, a_plus=1.0, a_minus=-0.5, tau_plus=20.0, tau_minus=10.0, tau_z=25.0)
+    window, step = MSTDPET(**kw, per_window=True), MSTDPET(**kw)  # type: ignore[arg-type]
+    T = 6
+    pre = train(T, 1, {0: [0, 4]})
+    post = train(T, 1, {0: [2]})
+    # causal pair at step 2 (pre at 0): A+ exp(-2/20); anti-causal at step 4 (post at 2):
+    # A- exp(-2/10), the post trace before step 4's pre spike
+    zeta = {2: 1.0 * math.exp(-2 / 20), 4: -0.5 * math.exp(-2 / 10)}
+    z0 = torch.full((1, 1, 1), 0.3)
+    a = math.exp(-1 / 25.0)
+    act, _ = compute_activity(proj, pre, post, window.pre_trace, window.post_trace)
+    got_w = window.delta(proj, act, 0.0, z0).state
+    got_s = step.delta(proj, act, 0.0, z0).state
+    assert got_w is not None and got_s is not None
+    want_w = a**T * 0.3 + sum(zeta.values()) / 25.0
+    want_s = a**T * 0.3 + sum(a ** (T - 1 - u) * v for u, v in zeta.items()) / 25.0
+    assert float(got_w) == pytest.approx(want_w, rel=1e-6)
+    assert float(got_s) == pytest.approx(want_s, rel=1e-6)
+    assert abs(want_w - want_s) > 1e-4  # the two conventions differ here
+    with pytest.raises(ValueError, match="no modulation inside a window"):
+        window.delta(proj, act, 1.0, z0)
+
+
 def test_mstdpet_window_equals_stepwise() -> None:
     g = torch.Generator().manual_seed(5)
     proj = DenseProjection(6, 3)

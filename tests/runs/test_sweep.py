@@ -43,6 +43,8 @@ BUDGET = [
     "rstdp.stack=private",
     "--set",
     "rstdp.snn.input_lead=true",
+    "--set",
+    "rstdp.learn.eligibility=window",
 ]
 
 

@@ -93,6 +93,9 @@ class EligibilitySpec:
         a_plus: ``A+``.
         a_minus: ``A-``.
         tau_z: Eligibility time constant (ms).
+        per_window: ``z`` decays by ``a_z^T`` at the window's start and the window's
+            pairings add undiscounted (``MSTDPET(per_window=True)``), instead of the
+            per-step decay above.
     """
 
     projection: Projection
@@ -103,6 +106,7 @@ class EligibilitySpec:
     a_plus: float
     a_minus: float
     tau_z: float
+    per_window: bool = False
 
 
 @runtime_checkable

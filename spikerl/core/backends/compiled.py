@@ -565,8 +565,8 @@ class CompiledPlan(WindowPlan):
         return dict(views)
 
     def _coefficients(self, T: int) -> None:
-        """``c_t = a_z^(T-1-t)`` and ``a_z^T`` per binding, computed as the eager rule does
-        (float64, then rounded to the dtype)."""
+        """``c_t = a_z^(T-1-t)`` (per-window eligibility: 1) and ``a_z^T`` per binding,
+        computed as the eager rule does (float64, then rounded to the dtype)."""
         if T == self._coef_T:
             return
         nb = len(self.bindings)
@@ -574,7 +574,7 @@ class CompiledPlan(WindowPlan):
         t = np.arange(T, dtype=np.float64)
         for i, b in enumerate(self.bindings):
             dt, tz = self.network.dt, b.spec.tau_z
-            coef[i, :T] = np.exp(-(T - 1 - t) * dt / tz)
+            coef[i, :T] = 1.0 if b.spec.per_window else np.exp(-(T - 1 - t) * dt / tz)
             self.bconst[i, _E_AT] = math.exp(-dt / tz) ** T
         self.coef = coef
         self._coef_T = T
