@@ -322,14 +322,21 @@ class Network(nn.Module):
         return NetworkState(neurons, spikes, traces)
 
     def relax_state(self, state: NetworkState, duration: float) -> NetworkState:
-        """The state after a silent gap of ``duration`` ms: no input, no spike delivered.
+        """The state after a silent gap of ``duration`` ms: no input, no spike fired.
 
-        Every population relaxes by its model's closed form (:meth:`Neuron.relax
-        <spikerl.core.neurons.base.Neuron.relax>`; LIF: ``v <- v_rest + (v - v_rest)
-        exp(-duration / tau_mem)``), the last step's spikes are dropped (they are not
-        delivered after the gap) and population traces decay, ``x <- x exp(-duration /
-        tau)``. Used between the windows of an agent that decides once per environment
-        step, so one decision does not carry over into the next.
+        The last step's spikes are in flight through the one-step synaptic delay: they
+        arrive at the gap's first step, whose current ``I`` every population absorbs
+        without firing (:meth:`Neuron.absorb <spikerl.core.neurons.base.Neuron.absorb>`),
+        then every population relaxes by its model's closed form (:meth:`Neuron.relax
+        <spikerl.core.neurons.base.Neuron.relax>`). For LIF, with ``a = exp(-dt / tau_mem)``
+        and ``n = duration / dt`` steps:
+
+            v <- v_rest + ((v - v_rest) a + I) a^(n-1)                            (mV)
+
+        Population traces decay, ``x <- x exp(-duration / tau)`` (the arriving spikes were
+        traced when they were fired). A gap shorter than one step delivers nothing. Used
+        between the windows of an agent that decides once per environment step, so one
+        decision does not carry over into the next.
 
         Raises:
             ValueError: ``duration`` negative or not finite.
@@ -337,11 +344,24 @@ class Network(nn.Module):
         """
         if not math.isfinite(duration) or duration < 0:
             raise ValueError(f"duration must be a finite number of ms >= 0, got {duration!r}")
+        arriving: dict[str, Tensor] = {}
+        if duration >= self.dt:
+            for name in self.populations:
+                for proj, src in self.incoming(name):
+                    s = state.spikes[src]
+                    if bool(s.any()):
+                        c = proj.propagate(s)
+                        arriving[name] = c if name not in arriving else arriving[name] + c
         neurons: dict[str, Any] = {}
         traces: dict[str, Tensor] = {}
         for name, pop in self.populations.items():
             assert isinstance(pop, Neuron)
-            neurons[name] = pop.relax(state.neurons[name], duration)
+            st = state.neurons[name]
+            if name in arriving:
+                st = pop.absorb(pop.relax(st, self.dt), arriving[name])
+                neurons[name] = pop.relax(st, duration - self.dt)
+            else:
+                neurons[name] = pop.relax(st, duration)
         spikes = {name: torch.zeros_like(s) for name, s in state.spikes.items()}
         for name, tr in state.traces.items():
             traces[name] = tr * math.exp(-duration / self._trace_params[name].tau)

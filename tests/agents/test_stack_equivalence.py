@@ -5,7 +5,7 @@ encoder's expected input (no sampling, no membrane noise: the two stacks draw th
 numbers from different generators) and the same rewards. Then:
 
 - with learning off, every window's spike counts are equal over hundreds of windows, the
-  membrane state carried across windows (and silent gaps) included;
+  membrane state carried across windows and silent gaps included;
 - with learning on (``learn.eligibility=window``: ``MSTDPET(per_window=True)``), the
   eligibility traces (times the rule's ``tau_z``), the weights after every update and the
   counts are equal to rounding over hundreds of windows: the pair sums, centring, decay
@@ -14,11 +14,11 @@ numbers from different generators) and the same rewards. Then:
 
 ``learn.eligibility=step`` (the core's continuous-time MSTDPET, CartPole's preset) discounts
 each pairing within the window by ``a_z^(T-1-t)`` instead; with one step per window the two
-coincide. Across a silent gap the private network delivers the last step's spikes (the group
-inhibition) at the gap's first step and relaxes the rest; the core drops them
-(:meth:`~spikerl.core.Network.relax_state`): the potentials part by ``w_inh
-exp(-gap / tau_mem)`` per gap (about 1e-2 mV with a 100 ms gap), which over ~100 Breakout
-windows can move one spike. A difference settled by hand below: under ``weight_norm`` the
+coincide. Across a silent gap both deliver the last step's spikes (the group inhibition)
+at the gap's first step and relax the rest (:meth:`~spikerl.core.Network.relax_state`);
+before the core did so, that one difference (about ``w_inh exp(-gap / tau_mem)`` mV per
+gap) was amplified by the competition into different counts within ~60 windows. A
+difference settled by hand below: under ``weight_norm`` the
 core holds each action neuron's mean weight at its value when the policy was built, the
 private network at the mean of the initial distribution, ``(w_init_low + w_init) / 2``.
 """
@@ -127,15 +127,14 @@ def test_core_stack_learns_like_the_private_network(env_name: str) -> None:
     """Learning on, the preset's T, ``learn.eligibility=window`` (``MSTDPET(per_window=
     True)``): eligibility, weights and counts equal to rounding over hundreds of updates
     (and the weights moved: the rule did something)."""
-    windows = 120 if env_name == "Breakout" else 300
-    # Breakout's gap with its 16 steps: the last step's inhibition, which the private
-    # network delivers in the gap (and the core drops), parts the potentials by ~1e-2 mV
-    # within ~100 windows, enough to move one spike; compared back to back there
-    snn = {"gap": 0.0} if env_name == "Breakout" else {}
+    windows = 150 if env_name == "Breakout" else 300
+    # Acrobot's preset saturates every action neuron under the expected input (all fire
+    # alike, the centred eligibility is 0): weaker weights make the windows differ
+    snn = {"w_init": 0.3} if env_name == "Acrobot" else {}
     worst = _run(env_name, windows, learn=True, **snn)
     assert worst["counts"] == 0.0, worst
     assert worst["eligibility"] < 1e-9 and worst["weights"] < 1e-9, worst
-    assert worst["moved"] > 1e-3 or env_name == "Acrobot", worst
+    assert worst["moved"] > 1e-3, worst
 
 
 def test_step_eligibility_equals_window_eligibility_with_one_step() -> None:

@@ -31,7 +31,7 @@ def test_lif_relaxes_in_closed_form() -> None:
     want = torch.tensor([[-65.0 + 15.0 * a, -65.0 - 5.0 * a]], dtype=torch.float64)
     torch.testing.assert_close(out.neurons["out"].v, want, rtol=0, atol=1e-12)
     assert out.neurons["out"].refrac.tolist() == [[0.0, 0.0]]
-    assert float(out.spikes["out"].sum()) == 0.0  # the last spikes are not delivered
+    assert float(out.spikes["out"].sum()) == 0.0  # nothing is in flight after the gap
     with pytest.raises(ValueError, match="duration"):
         net.relax_state(st, -1.0)
 
@@ -49,6 +49,33 @@ def test_relax_equals_silent_steps_when_nothing_is_in_flight() -> None:
     relaxed = net.relax_state(st, float(d))
     v_relaxed, v_stepped = relaxed.neurons["out"].v, stepped.neurons["out"].v
     torch.testing.assert_close(v_relaxed, v_stepped, atol=1e-12, rtol=0)
+
+
+def test_spikes_in_flight_arrive_at_the_gaps_first_step() -> None:
+    """The last step's spikes reach their targets at the gap's first step (no firing there):
+    ``v <- v_rest + ((v - v_rest) a + I) a^(n-1)`` by hand, and the same as running the gap's
+    steps when those spikes cross no threshold."""
+    net = Network(dt=1.0)
+    net.add_population("input", Input(3))
+    net.add_population("out", LIF(2, LIFParams(tau_mem=20.0, refrac=0.0)))
+    net.connect("input", "out", DenseProjection(3, 2, 2.0))
+    net.to(torch.float64)
+    st = net.initial_state(2)
+    v0 = torch.tensor([[-64.0, -62.0], [-63.0, -60.5]], dtype=torch.float64)
+    st.neurons["out"] = type(st.neurons["out"])(v0, torch.zeros(2, 2, dtype=torch.float64))
+    st.spikes["input"] = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]], dtype=torch.float64)
+    d = 37
+    relaxed = net.relax_state(st, float(d)).neurons["out"].v
+    a = math.exp(-1.0 / 20.0)
+    current = torch.tensor([[4.0, 4.0], [2.0, 2.0]], dtype=torch.float64)
+    want = -65.0 + ((v0 + 65.0) * a + current) * a ** (d - 1)
+    torch.testing.assert_close(relaxed, want, atol=1e-12, rtol=0)
+    out, stepped = net.run({"input": torch.zeros(d, 2, 3, dtype=torch.float64)}, state=st)
+    assert float(out["out"].sum()) == 0.0  # nothing fired: the two must agree
+    torch.testing.assert_close(relaxed, stepped.neurons["out"].v, atol=1e-12, rtol=0)
+    # a gap shorter than one step delivers nothing
+    short = net.relax_state(st, 0.5).neurons["out"].v
+    torch.testing.assert_close(short, -65.0 + (v0 + 65.0) * math.exp(-0.5 / 20.0))
 
 
 def test_models_without_relaxation_are_refused() -> None:

@@ -155,6 +155,19 @@ class Neuron(nn.Module, Generic[P, S]):
             f"Input, LIF"
         )
 
+    def absorb(self, state: S, current: Tensor) -> S:
+        """The state after a synaptic current ``[B, *shape]`` arrives at a silent step:
+        added to the membrane as a step's input would be, without firing (the first step of
+        a silent gap receives the spikes in flight).
+
+        Raises:
+            NotImplementedError: for a model without it.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot absorb a current without firing (absorb); models "
+            f"with it: LIF"
+        )
+
     def check_input(self, x: Tensor) -> None:
         """Raise a clear error unless ``x`` is a finite ``[B, *shape]`` tensor."""
         check_tensor(f"input to population '{self.name}'", x)

@@ -154,3 +154,9 @@ class LIF(Neuron[LIFParams, LIFState]):
         a = math.exp(-duration / p.tau_mem)
         v = (state.v - p.v_rest) * a + p.v_rest
         return LIFState(v, (state.refrac - duration).clamp_min(0.0))
+
+    def absorb(self, state: LIFState, current: Tensor) -> LIFState:
+        """``v <- v + I`` where not refractory, no threshold (mV): a silent step's input."""
+        active = state.refrac <= 0
+        v = state.v + torch.where(active, current.to(state.v.dtype), torch.zeros_like(state.v))
+        return LIFState(v, state.refrac)
