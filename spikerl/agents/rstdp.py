@@ -361,17 +361,22 @@ class RSTDP(BaseAlgorithm):
             features = kwargs.get("features", self.config.features)
             if not isinstance(snn, SNNConfig):
                 raise TypeError(f"policy_kwargs['snn'] must be an SNNConfig, got {snn!r}")
+            core_only = []
             if not snn.input_lead:
-                raise ValueError(
-                    "snn.input_lead=false (each input step arriving one step late) exists only "
-                    "on the core: set rstdp.stack=core, or input_lead=true (the private "
-                    "network's only timing)"
+                core_only.append(
+                    "snn.input_lead=false (each input step arriving one step late; the "
+                    "private network's only timing is input_lead=true)"
                 )
             if self.config.learn.eligibility is not Eligibility.WINDOW:
+                core_only.append(
+                    "learn.eligibility=step (decay every simulation step; the private "
+                    "network's only rule is eligibility=window)"
+                )
+            if core_only:
                 raise ValueError(
-                    "learn.eligibility=step (decay every simulation step) exists only on the "
-                    "core: set rstdp.stack=core, or eligibility=window (the private "
-                    "network's only rule)"
+                    "the private network (rstdp.stack=private) does not run "
+                    + " or ".join(core_only)
+                    + ": set rstdp.stack=core, or those settings to the private network's"
                 )
             self.config = dataclasses.replace(self.config, snn=snn, features=features)
             self.config_dict = to_plain(self.config)

@@ -239,9 +239,18 @@ def test_input_lead_delivers_every_encoded_step_in_its_own_window() -> None:
             assert got == want, (lead, backend)
 
 
-def test_private_stack_refuses_input_lead_off() -> None:
+def test_private_stack_refuses_what_only_the_core_runs() -> None:
+    """CartPole's preset on ``stack: private``: one error naming both core-only settings."""
+    import dataclasses
+
+    from spikerl.agents.network import Eligibility
+
     cfg = resolve("CartPole").rstdp
     assert cfg.stack is Stack.CORE and cfg.snn.input_lead is False
+    assert cfg.learn.eligibility is Eligibility.STEP
     private = RSTDPConfig(snn=cfg.snn, learn=cfg.learn, features=cfg.features)
-    with pytest.raises(ValueError, match="input_lead"):
+    with pytest.raises(ValueError, match=r"input_lead=false .* or learn\.eligibility=step"):
         RSTDP("SpikingPolicy", gym.make("CartPole-v1"), private, seed=0)
+    only_rule = dataclasses.replace(private, snn=dataclasses.replace(cfg.snn, input_lead=True))
+    with pytest.raises(ValueError, match=r"does not run learn\.eligibility=step"):
+        RSTDP("SpikingPolicy", gym.make("CartPole-v1"), only_rule, seed=0)
