@@ -419,13 +419,7 @@ def section_c(args: argparse.Namespace) -> dict[str, Any]:
             preset: TrainConfig = build(TrainConfig, preset_dict("rstdp", name))
             rstdp = dataclasses.replace(preset.rstdp, stack=Stack(stack))
             if rstdp.stack is Stack.PRIVATE:  # its only timing and rule (the core runs any)
-                from spikerl.agents.network import Eligibility
-
-                rstdp = dataclasses.replace(
-                    rstdp,
-                    snn=dataclasses.replace(rstdp.snn, input_lead=True),
-                    learn=dataclasses.replace(rstdp.learn, eligibility=Eligibility.WINDOW),
-                )
+                rstdp = rstdp.on_private()
             agent = RSTDP(
                 "SpikingPolicy",
                 TimedVecEnv(make_agent_vec_env(name, 1, seed=0, overrides=preset.env_overrides)),

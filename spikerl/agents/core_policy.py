@@ -218,8 +218,9 @@ class NetworkPolicy(BasePolicy):
             (noise-free; needs ``probabilities``).
         gap: Silent interval (ms) before every window that continues a state: the network
             relaxes without input (:meth:`Network.relax_state
-            <spikerl.core.network.Network.relax_state>`: potentials decay to rest, last
-            spikes dropped) and the plastic traces decay (:meth:`Plasticity.relax
+            <spikerl.core.network.Network.relax_state>`: the last step's spikes arrive at
+            the gap's first step without firing, then potentials decay to rest) and the
+            plastic traces decay (:meth:`Plasticity.relax
             <spikerl.learning.Plasticity.relax>`), so one decision does not carry over
             into the next; 0 (default) chains the windows back to back.
         input_lead: The input population runs one step ahead of the window: the encoder's

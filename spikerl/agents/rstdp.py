@@ -221,6 +221,17 @@ class RSTDPConfig:
     network: HiddenLayerNetworkConfig | None = None
     stack: Stack = Stack.PRIVATE
 
+    def on_private(self) -> RSTDPConfig:
+        """These settings on the private network, with its only timing and rule
+        (``snn.input_lead=true``, ``learn.eligibility=window``): the core runs the same
+        actor window for window (``tests/agents/test_stack_equivalence.py``)."""
+        return dataclasses.replace(
+            self,
+            stack=Stack.PRIVATE,
+            snn=dataclasses.replace(self.snn, input_lead=True),
+            learn=dataclasses.replace(self.learn, eligibility=Eligibility.WINDOW),
+        )
+
 
 class RSTDP(BaseAlgorithm):
     """Spiking actor-critic learned by reward-modulated STDP (MSTDPET with a TD error).

@@ -157,12 +157,11 @@ def build_population_policy(
     window (``NetworkPolicy(input_lead=True)``), so the ``T`` encoded steps reach the action
     neurons at window steps ``0..T-1``, as in the private network; without it an input
     spike arrives one step after its window step (the core's uniform synaptic delay), the
-    window's first step receiving the previous window's last input. Conventions that
-    differ from the private network either way: with ``learn.eligibility=step`` the
-    eligibility weighs a window's pairs by ``a_z^(T-1-t)`` (continuous decay inside the
-    window) instead of equally (``window``, the default, is the private network's rule:
-    ``MSTDPET(per_window=True)``), and across a silent gap the last step's spikes are dropped
-    (the private network delivered them at the gap's first step, then relaxed).
+    window's first step receiving the previous window's last input. With
+    ``learn.eligibility=step`` the eligibility weighs a window's pairs by ``a_z^(T-1-t)``
+    (continuous decay inside the window) instead of equally (``window``, the default, is the
+    private network's rule: ``MSTDPET(per_window=True)``). Across a silent gap the last
+    step's spikes arrive at the gap's first step, as in the private network.
 
     Raises:
         ValueError: for settings the core stack does not build (the ``potential``

@@ -40,13 +40,6 @@ def private_preset(env: str = "CartPole") -> Any:
     """The R-STDP preset for ``env`` on the private network (``stack: private``, input in the
     window it was encoded for, eligibility decaying once per window): for the tests of that
     network's internals, whatever stack the shipped preset uses."""
-    import dataclasses
-
-    from spikerl.agents.network import Eligibility
     from spikerl.agents.presets import load_agent_preset
-    from spikerl.agents.rstdp import Stack
 
-    cfg = load_agent_preset("rstdp", env)
-    snn = dataclasses.replace(cfg.snn, input_lead=True)
-    learn = dataclasses.replace(cfg.learn, eligibility=Eligibility.WINDOW)
-    return dataclasses.replace(cfg, stack=Stack.PRIVATE, snn=snn, learn=learn)
+    return load_agent_preset("rstdp", env).on_private()
