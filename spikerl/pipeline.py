@@ -30,8 +30,9 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.vec_env import VecEnv
 
+from spikerl.agents.config import UpdateStats
 from spikerl.agents.finite import check_transition
-from spikerl.agents.learner import RSTDPLearner, UpdateStats
+from spikerl.agents.learner import RSTDPLearner
 from spikerl.agents.network import StepOutput
 
 

@@ -2,6 +2,7 @@
 SB3's PPO, A2C and DQN (importing this package registers ``"SpikingMlpPolicy"`` and
 ``"SpikingCnnPolicy"`` with them; see :mod:`spikerl.agents.sb3`)."""
 
+from spikerl.agents.config import Eligibility, LearnConfig, Modulation, SNNConfig, UpdateStats
 from spikerl.agents.features import (
     BreakoutFields,
     BreakoutFieldsConfig,
@@ -9,16 +10,8 @@ from spikerl.agents.features import (
     GaussianFields,
     GaussianFieldsConfig,
 )
-from spikerl.agents.learner import RSTDPLearner, UpdateStats
-from spikerl.agents.network import (
-    ActorState,
-    Eligibility,
-    LearnConfig,
-    LearnState,
-    Modulation,
-    SNNConfig,
-    SpikingActorCritic,
-)
+from spikerl.agents.learner import RSTDPLearner
+from spikerl.agents.network import ActorState, LearnState, SpikingActorCritic
 from spikerl.agents.persistence import CheckpointError
 from spikerl.agents.rstdp import RSTDP, RSTDPConfig, SpikingPolicy
 from spikerl.agents.sb3 import (

@@ -48,7 +48,7 @@ import torch
 from gymnasium import spaces
 from stable_baselines3.common.policies import BasePolicy
 
-from spikerl.agents.network import LearnConfig, Modulation
+from spikerl.agents.config import LearnConfig, Modulation
 from spikerl.core import kernels
 from spikerl.core.backends import BACKEND_NAMES, WindowPlan, compile_plan
 from spikerl.core.backends.compiled import CompiledPlan
@@ -777,7 +777,7 @@ class NetworkLearner:
         mask: np.ndarray | None = None,
     ) -> Any:
         """TD error of the critic, credited to every plastic projection's eligibility."""
-        from spikerl.agents.learner import UpdateStats
+        from spikerl.agents.config import UpdateStats
 
         if self._phi is None:
             raise RuntimeError("update() called before act()")

@@ -10,37 +10,13 @@ per-environment learning state; it knows nothing of SB3.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from spikerl.agents.config import LearnConfig, Modulation, SNNConfig, UpdateStats
 from spikerl.agents.features import FeatureMap
 from spikerl.agents.kernels import update_kernel
-from spikerl.agents.network import (
-    ActorState,
-    LearnConfig,
-    LearnState,
-    Modulation,
-    SNNConfig,
-    SpikingActorCritic,
-    StepOutput,
-)
+from spikerl.agents.network import ActorState, LearnState, SpikingActorCritic, StepOutput
 from spikerl.learning import actor
-
-
-@dataclass
-class UpdateStats:
-    """Diagnostics of one plasticity update.
-
-    Attributes:
-        modulation: Mean third factor (TD error or reward) over the batch.
-        mean_abs_dw: Mean absolute actor weight change.
-        value: Mean critic value of the states acted in.
-    """
-
-    modulation: float
-    mean_abs_dw: float
-    value: float
 
 
 class RSTDPLearner:

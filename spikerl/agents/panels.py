@@ -152,7 +152,7 @@ def record_distributions(model: Any, third_factor: list[float]) -> None:
         model: An :class:`~spikerl.agents.rstdp.RSTDP` (built-in actor or parts policy).
         third_factor: The modulation of each update since the last dump.
     """
-    from spikerl.agents.network import Modulation
+    from spikerl.agents.config import Modulation
 
     logger = model.logger
     learn = model.config.learn

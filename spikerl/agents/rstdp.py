@@ -26,6 +26,7 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
 from stable_baselines3.common.utils import safe_mean
 from stable_baselines3.common.vec_env import VecEnv
 
+from spikerl.agents.config import Eligibility, LearnConfig, SNNConfig, UpdateStats
 from spikerl.agents.features import (
     AutoFeaturesConfig,
     BreakoutFields,
@@ -35,15 +36,8 @@ from spikerl.agents.features import (
     OneHotConfig,
 )
 from spikerl.agents.finite import check_observation
-from spikerl.agents.learner import RSTDPLearner, UpdateStats
-from spikerl.agents.network import (
-    ActorState,
-    Eligibility,
-    LearnConfig,
-    SNNConfig,
-    SpikingActorCritic,
-    StepOutput,
-)
+from spikerl.agents.learner import RSTDPLearner
+from spikerl.agents.network import ActorState, SpikingActorCritic, StepOutput
 from spikerl.agents.panels import log_episodes, record_distributions
 from spikerl.config import ConfigError, to_plain
 from spikerl.encoders.fields import GaussianFields, GaussianFieldsConfig

@@ -167,7 +167,7 @@ def build_population_policy(
         ValueError: for settings the core stack does not build (the ``potential``
             readout) or spaces it cannot serve (non-``Discrete`` actions).
     """
-    from spikerl.agents.network import Eligibility
+    from spikerl.agents.config import Eligibility
     from spikerl.core.neurons.lif import LIFParams
     from spikerl.decoders.vote import Readout
     from spikerl.encoders.feature_map import FeatureEncoder

@@ -10,10 +10,11 @@ import torch
 from stable_baselines3.common.env_util import make_vec_env
 
 from spikerl.agents import RSTDP
+from spikerl.agents.config import LearnConfig, Modulation, SNNConfig
 from spikerl.agents.features import FeatureMap
 from spikerl.agents.kernels import update_kernel, window_kernel
 from spikerl.agents.learner import RSTDPLearner
-from spikerl.agents.network import LearnConfig, Modulation, SNNConfig, SpikingActorCritic
+from spikerl.agents.network import SpikingActorCritic
 
 from .parts import private_preset
 

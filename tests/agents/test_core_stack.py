@@ -14,8 +14,8 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecEnv
 
 from spikerl.agents import RSTDP
+from spikerl.agents.config import LearnConfig, SNNConfig
 from spikerl.agents.core_policy import NetworkLearner, NetworkPolicy
-from spikerl.agents.network import LearnConfig, SNNConfig
 from spikerl.agents.presets import resolve
 from spikerl.agents.rstdp import RSTDPConfig, Stack, make_features
 from spikerl.core import LateralProjection
@@ -243,7 +243,7 @@ def test_private_stack_refuses_what_only_the_core_runs() -> None:
     """CartPole's preset on ``stack: private``: one error naming both core-only settings."""
     import dataclasses
 
-    from spikerl.agents.network import Eligibility
+    from spikerl.agents.config import Eligibility
 
     cfg = resolve("CartPole").rstdp
     assert cfg.stack is Stack.CORE and cfg.snn.input_lead is False

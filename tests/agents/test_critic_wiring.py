@@ -22,10 +22,11 @@ import torch
 from stable_baselines3.common.env_util import make_vec_env
 
 from spikerl.agents import RSTDP
+from spikerl.agents.config import LearnConfig, Modulation, UpdateStats
 from spikerl.agents.core_policy import NetworkLearner, _rates
 from spikerl.agents.kernels import update_kernel
-from spikerl.agents.learner import RSTDPLearner, UpdateStats
-from spikerl.agents.network import LearnConfig, Modulation, StepOutput
+from spikerl.agents.learner import RSTDPLearner
+from spikerl.agents.network import StepOutput
 from spikerl.agents.rstdp import RSTDPConfig
 from spikerl.core import Network
 from spikerl.pipeline import Pipeline

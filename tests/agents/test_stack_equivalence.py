@@ -33,8 +33,8 @@ import pytest
 import torch
 
 from agents.parts import private_preset
+from spikerl.agents.config import Eligibility
 from spikerl.agents.envs import make_agent_vec_env
-from spikerl.agents.network import Eligibility
 from spikerl.agents.presets import resolve
 from spikerl.agents.rstdp import RSTDP, Stack
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from spikerl.agents.network import SNNConfig, SpikingActorCritic
+from spikerl.agents.config import SNNConfig
+from spikerl.agents.network import SpikingActorCritic
 from spikerl.decoders import Readout, TieBreak, group_scores, pick_max, vote
 
 

@@ -125,8 +125,9 @@ def test_agent_update_kernel_is_this_rule(weight_norm: bool, td_modulation: bool
 def test_agent_numpy_window_pairs_are_this_rule() -> None:
     """The agent's NumPy window (``step_numpy``) gives the compiled window's centred pair
     sums (the kernel's own loops) to 1e-12 on the CartPole preset's network."""
+    from spikerl.agents.config import SNNConfig
     from spikerl.agents.kernels import window_kernel
-    from spikerl.agents.network import SNNConfig, SpikingActorCritic
+    from spikerl.agents.network import SpikingActorCritic
 
     if window_kernel() is None:
         pytest.skip("numba kernels unavailable")

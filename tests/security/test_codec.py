@@ -13,7 +13,7 @@ from gymnasium import spaces
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecEnv
 
-from spikerl.agents.network import LearnConfig, Modulation
+from spikerl.agents.config import LearnConfig, Modulation
 from spikerl.codec import CodecError, arrays_to_npz, decode, encode, npz_to_arrays
 from spikerl.envs.state import (
     EnvStateError,
