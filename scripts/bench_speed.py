@@ -9,7 +9,7 @@ warm-up, all measured in this one process so that ratios share the machine's loa
 * ``b``: Diehl & Cook (2015) network, one 250-step sample with learning, 100 and 400 neurons,
   batch 1 and batched (per-sample time);
 * ``c``: R-STDP agent environment steps per second (learning on), CartPole and Breakout,
-  the presets' actor on each ``rstdp.stack`` (``private`` and ``core``);
+  the presets' actor (built from core parts);
 * ``d``: surrogate-gradient LIF layer forward + backward (batch 16, T = 100) beside snnTorch
   (eager) and Norse (eager and ``torch.compile``);
 * ``e``: the floor, one ``torch.matmul`` doing the window product's multiply-adds.
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import importlib.machinery
 import importlib.util
 import json
@@ -398,11 +397,9 @@ def section_c(args: argparse.Namespace) -> dict[str, Any]:
             return out
 
     out: dict[str, Any] = {}
-    for label, env_id, steps, stack in (
-        ("cartpole", "CartPole-v1", 4000, "private"),
-        ("cartpole_core", "CartPole-v1", 4000, "core"),
-        ("breakout", "ALE/Breakout-v5", 2000, "private"),
-        ("breakout_core", "ALE/Breakout-v5", 2000, "core"),
+    for label, env_id, steps in (
+        ("cartpole", "CartPole-v1", 4000),
+        ("breakout", "ALE/Breakout-v5", 2000),
     ):
         try:
             if env_id.startswith("ALE/"):
@@ -414,16 +411,11 @@ def section_c(args: argparse.Namespace) -> dict[str, Any]:
             from spikerl.agents.presets import TrainConfig, build, preset_dict
 
             name = "Breakout" if env_id.startswith("ALE/") else "CartPole"
-            from spikerl.agents.rstdp import Stack
-
             preset: TrainConfig = build(TrainConfig, preset_dict("rstdp", name))
-            rstdp = dataclasses.replace(preset.rstdp, stack=Stack(stack))
-            if rstdp.stack is Stack.PRIVATE:  # its only timing and rule (the core runs any)
-                rstdp = rstdp.on_private()
             agent = RSTDP(
                 "SpikingPolicy",
                 TimedVecEnv(make_agent_vec_env(name, 1, seed=0, overrides=preset.env_overrides)),
-                config=rstdp,
+                config=preset.rstdp,
                 seed=0,
             )
             agent.learn(steps)  # warm-up (compiles the kernels)
@@ -440,7 +432,6 @@ def section_c(args: argparse.Namespace) -> dict[str, Any]:
             total = [t for _, t in split]
             out[label] = {
                 "env": env_id,
-                "stack": stack,
                 "n_envs": 1,
                 "learning": True,
                 "steps": steps,

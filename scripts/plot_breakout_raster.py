@@ -36,22 +36,22 @@ def main() -> None:
     preset: TrainConfig = build(TrainConfig, preset_dict("rstdp", "Breakout"))
     env = make_agent_vec_env("Breakout", 1, seed=args.seed, overrides=preset.env_overrides)
     model = RSTDP.load(args.model, env=env)
-    net = model.policy.net
     obs = env.reset()
-    st = net.initial_state(1)
-    rng = np.random.default_rng(args.seed)
+    state = None
+    starts = np.ones(1, dtype=bool)
     windows, actions = [], []
     for _ in range(args.steps):
-        out, st = net.step(
-            model.policy.features(np.asarray(obs)), st, deterministic=True, learn=False, rng=rng
-        )
+        action, state = model.predict(np.asarray(obs), state, starts, deterministic=True)
+        out = model.policy.last_output
+        assert out is not None and out.spikes is not None
         windows.append(out.spikes)
-        actions.append(int(out.actions[0]))
-        obs, _, dones, _ = env.step(out.actions)
-        st = net.reset_state(st, dones)
+        actions.append(int(np.asarray(action).reshape(-1)[0]))
+        obs, _, starts, _ = env.step(np.asarray(action).reshape(1))
     spikes = np.concatenate(windows, axis=0)
     fig = spike_raster(
-        spikes, dt=net.snn.dt, title="Breakout: action populations (NOOP, FIRE, RIGHT, LEFT)"
+        spikes,
+        dt=model.config.snn.dt,
+        title="Breakout: action populations (NOOP, FIRE, RIGHT, LEFT)",
     )
     path = save_figure(fig, args.out / "breakout_raster.png")
     counts = np.bincount(np.asarray(actions), minlength=4).tolist()

@@ -55,7 +55,7 @@ def anatomy(model_path: pathlib.Path, steps: int) -> dict[str, Any]:
     seed = int(saved.get("seed", 0))
     cfg = resolve(env_name, "rstdp", None, {})
     env = make_agent_vec_env(cfg.env, 1, 10_000 + seed, saved.get("env_overrides") or {})
-    k = model.policy.net.snn.n_per_action
+    k = model.config.snn.n_per_action
     obs = env.reset()
     state = None
     starts = np.ones(1, dtype=bool)

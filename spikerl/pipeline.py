@@ -1,11 +1,11 @@
 """The explicit loop: encode -> simulate -> decode -> env step -> reward -> plasticity -> log.
 
-:class:`Pipeline` runs an R-STDP learner (the private agent's or a parts policy's) on a
-Gymnasium environment (a single ``Env`` or a ``VectorEnv``) or an SB3 ``VecEnv``, one
-visible stage per method, as BindsNET's ``EnvironmentPipeline`` did; subclass and
-override a stage to change it. :meth:`Pipeline.step` is the one learning step of the
-toolkit: :meth:`Pipeline.run` loops over it, and so does ``RSTDP.learn`` (which adds SB3's
-callbacks, logger and step counter around it).
+:class:`Pipeline` runs an R-STDP learner (a policy made of core parts: the presets' actor
+or a user's network) on a Gymnasium environment (a single ``Env`` or a ``VectorEnv``) or
+an SB3 ``VecEnv``, one visible stage per method, as BindsNET's ``EnvironmentPipeline``
+did; subclass and override a stage to change it. :meth:`Pipeline.step` is the one learning
+step of the toolkit: :meth:`Pipeline.run` loops over it, and so does ``RSTDP.learn`` (which
+adds SB3's callbacks, logger and step counter around it).
 :class:`DatasetPipeline` is the same loop over a labelled dataset (MNIST tasks).
 
 Gymnasium 1.x autoreset: a ``VectorEnv`` in ``NEXT_STEP`` mode returns the *final*
@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import gymnasium as gym
 import numpy as np
@@ -32,8 +32,9 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from spikerl.agents.config import UpdateStats
 from spikerl.agents.finite import check_transition
-from spikerl.agents.learner import RSTDPLearner
-from spikerl.agents.network import StepOutput
+
+if TYPE_CHECKING:
+    from spikerl.agents.core_policy import NetworkLearner, WindowOutput
 
 
 class EnvStep(NamedTuple):
@@ -118,8 +119,8 @@ class Pipeline:
         env: A ``gymnasium.Env``, a ``gymnasium.vector.VectorEnv`` or an SB3 ``VecEnv``
             (batch = number of envs).
         learner: The agent (features = encoder, spiking network, three-factor rule): an
-            :class:`RSTDPLearner`, a :class:`~spikerl.agents.core_policy.NetworkLearner`
-            (a user's core network), or an ``RSTDP`` model (its learner is run).
+            :class:`~spikerl.agents.core_policy.NetworkLearner` (the presets' actor or a
+            user's core network), or an ``RSTDP`` model (its learner is run).
         learn: Apply plasticity (False: run only, with deterministic windows).
         log_every: Steps (per env) between log records.
         log_fn: Called with each log record (e.g. ``wandb.log``).
@@ -131,7 +132,7 @@ class Pipeline:
     def __init__(
         self,
         env: gym.Env | gym.vector.VectorEnv | VecEnv,
-        learner: RSTDPLearner | Any,
+        learner: NetworkLearner | Any,
         *,
         learn: bool = True,
         log_every: int = 1000,
@@ -168,11 +169,11 @@ class Pipeline:
         """Observations -> input firing probabilities ``[B, F]`` (or input spikes)."""
         return self.learner.features(obs)
 
-    def simulate(self, phi: np.ndarray) -> StepOutput | Any:
+    def simulate(self, phi: np.ndarray) -> WindowOutput | Any:
         """Run the spiking window (and accumulate eligibility when learning)."""
         return self.learner.run_window(phi, deterministic=not self.learn, learn=self.learn)
 
-    def decode(self, out: StepOutput | Any) -> np.ndarray:
+    def decode(self, out: WindowOutput | Any) -> np.ndarray:
         """Spikes -> actions (the decoder's vote of the action populations)."""
         return out.actions
 

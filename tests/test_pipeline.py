@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
-import torch
+from stable_baselines3.common.env_util import make_vec_env
 
-from spikerl.agents import GaussianFields, LearnConfig, RSTDPLearner, SNNConfig, SpikingActorCritic
+from spikerl.agents import RSTDP, LearnConfig, NetworkLearner, RSTDPConfig
 from spikerl.agents.presets import load_agent_preset
 from spikerl.pipeline import DatasetPipeline, Pipeline
 
 
-def _learner(n: int, seed: int = 0) -> RSTDPLearner:
-    f = GaussianFields(load_agent_preset("rstdp", "CartPole").features)
-    net = SpikingActorCritic(f.n_features, 2, SNNConfig(), torch.Generator().manual_seed(seed))
-    return RSTDPLearner(net, f, LearnConfig(), n, np.random.default_rng(seed))
+def _learner(n: int, seed: int = 0) -> NetworkLearner:
+    """The default actor on CartPole's Gaussian fields, for ``n`` environments."""
+    cfg = RSTDPConfig(features=load_agent_preset("rstdp", "CartPole").features, learn=LearnConfig())
+    env = make_vec_env("CartPole-v1", n_envs=n, seed=seed)
+    return RSTDP("SpikingPolicy", env, cfg, seed=seed).learner
 
 
 def test_single_env_learns_and_logs() -> None:
@@ -66,10 +67,11 @@ def test_vector_same_step_autoreset_has_no_masked_steps() -> None:
 
 def test_truncation_bootstraps_termination_does_not() -> None:
     learner = _learner(2)
-    learner.net.critic_np[:] = 0.1
+    learner.critic[:] = 0.1
     obs = np.zeros((2, 4))
     learner.act(obs)
-    v = learner.net.value(learner.features(obs))
+    p = learner.policy.encoder.probabilities(obs)  # type: ignore[operator]
+    v = np.asarray(p).reshape(2, -1) @ learner.critic  # the critic reads the probabilities
     stats = learner.update(np.zeros(2), obs, np.array([True, False]), mask=np.array([True, True]))
     # terminated: delta = -V; truncated: delta = gamma V - V
     expect = np.mean([-v[0], 0.99 * v[1] - v[1]])

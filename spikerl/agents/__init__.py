@@ -3,6 +3,7 @@ SB3's PPO, A2C and DQN (importing this package registers ``"SpikingMlpPolicy"`` 
 ``"SpikingCnnPolicy"`` with them; see :mod:`spikerl.agents.sb3`)."""
 
 from spikerl.agents.config import Eligibility, LearnConfig, Modulation, SNNConfig, UpdateStats
+from spikerl.agents.core_policy import NetworkLearner, NetworkPolicy
 from spikerl.agents.features import (
     BreakoutFields,
     BreakoutFieldsConfig,
@@ -10,10 +11,8 @@ from spikerl.agents.features import (
     GaussianFields,
     GaussianFieldsConfig,
 )
-from spikerl.agents.learner import RSTDPLearner
-from spikerl.agents.network import ActorState, LearnState, SpikingActorCritic
 from spikerl.agents.persistence import CheckpointError
-from spikerl.agents.rstdp import RSTDP, RSTDPConfig, SpikingPolicy
+from spikerl.agents.rstdp import RSTDP, RSTDPConfig
 from spikerl.agents.sb3 import (
     SpikingActorCriticCnnPolicy,
     SpikingActorCriticPolicy,
@@ -25,7 +24,6 @@ from spikerl.agents.sb3 import (
 
 __all__ = [
     "RSTDP",
-    "ActorState",
     "BreakoutFields",
     "BreakoutFieldsConfig",
     "CheckpointError",
@@ -34,18 +32,16 @@ __all__ = [
     "GaussianFields",
     "GaussianFieldsConfig",
     "LearnConfig",
-    "LearnState",
     "Modulation",
+    "NetworkLearner",
+    "NetworkPolicy",
     "RSTDPConfig",
-    "RSTDPLearner",
     "SNNConfig",
-    "SpikingActorCritic",
     "SpikingActorCriticCnnPolicy",
     "SpikingActorCriticPolicy",
     "SpikingCnnExtractor",
     "SpikingDQNCnnPolicy",
     "SpikingDQNPolicy",
     "SpikingMlpExtractor",
-    "SpikingPolicy",
     "UpdateStats",
 ]

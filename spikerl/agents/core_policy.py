@@ -48,7 +48,8 @@ import torch
 from gymnasium import spaces
 from stable_baselines3.common.policies import BasePolicy
 
-from spikerl.agents.config import LearnConfig, Modulation
+from spikerl.agents.config import LearnConfig, Modulation, UpdateStats
+from spikerl.agents.finite import check_observation
 from spikerl.core import kernels
 from spikerl.core.backends import BACKEND_NAMES, WindowPlan, compile_plan
 from spikerl.core.backends.compiled import CompiledPlan
@@ -128,6 +129,8 @@ class WindowOutput:
         slots: Neuron-steps behind each action's count, ``T * n_out / A`` (the window's
             steps times the neurons of one action group), so ``counts / slots`` is each
             group's firing rate in spikes per neuron per step.
+        spikes: The output population's spikes ``[T, B, n_out]`` (a copy; rasters, tie
+            anatomy).
     """
 
     actions: np.ndarray
@@ -136,6 +139,7 @@ class WindowOutput:
     tied: np.ndarray
     margin: np.ndarray
     slots: float = 1.0
+    spikes: np.ndarray | None = None
 
 
 def _rates(spikes: torch.Tensor) -> np.ndarray:
@@ -498,7 +502,10 @@ class NetworkPolicy(BasePolicy):
                 u = torch.rand(out.shape[1], generator=generator).numpy()
                 d = vote(c, u)
                 slots = out.shape[0] * out.shape[2] / dec.n_actions
-                return WindowOutput(d.actions, c, rate.astype(np.float32), d.tied, d.margin, slots)
+                spikes = out.detach().cpu().numpy().copy()
+                return WindowOutput(
+                    d.actions, c, rate.astype(np.float32), d.tied, d.margin, slots, spikes
+                )
         counts = dec.action_counts(out)
         actions = dec.select(counts, generator)
         c = counts.numpy().astype(np.float64)
@@ -508,7 +515,10 @@ class NetworkPolicy(BasePolicy):
         margin = np.where(n_best > 1, 0.0, best[:, 0] - second)
         rate = out.float().mean(dim=(0, 2)).numpy()
         slots = out.shape[0] * out.shape[2] / c.shape[1]
-        return WindowOutput(actions.numpy().astype(np.int64), c, rate, n_best > 1, margin, slots)
+        spikes = out.detach().cpu().numpy().copy()
+        return WindowOutput(
+            actions.numpy().astype(np.int64), c, rate, n_best > 1, margin, slots, spikes
+        )
 
     def _predict(
         self, observation: torch.Tensor | dict[str, torch.Tensor], deterministic: bool = False
@@ -527,6 +537,10 @@ class NetworkPolicy(BasePolicy):
     ) -> tuple[np.ndarray, Any]:
         """Actions for observations; ``state`` is the network's :class:`NetworkState`.
 
+        Raises:
+            ValueError: An observation shape other than the observation space's.
+            NonFiniteError: A NaN or inf observation (naming the env).
+
         Spiking encoders and the decoder's tie-break draw from the policy's generator in
         both modes. ``deterministic`` turns the membrane ``noise`` off and, with
         ``greedy_input="expected"``, feeds the expected input instead of sampled spikes.
@@ -535,6 +549,7 @@ class NetworkPolicy(BasePolicy):
         single = obs.shape == self.observation_space.shape
         if single:
             obs = obs[None]
+        check_observation(obs, self.observation_space)
         if isinstance(state, NetworkState) and episode_start is not None:
             state = self.network.reset_state(state, torch.as_tensor(episode_start).reshape(-1))
         st = state if isinstance(state, NetworkState) else None
@@ -548,8 +563,8 @@ class NetworkPolicy(BasePolicy):
 
 
 class NetworkLearner:
-    """Act-and-learn loop state of a :class:`NetworkPolicy` (same interface as
-    :class:`~spikerl.agents.learner.RSTDPLearner`).
+    """Act-and-learn loop state of a :class:`NetworkPolicy`: ``act`` (encode, window,
+    decision; eligibility accumulates), ``update`` (TD error -> three-factor update).
 
     Args:
         policy: The parts policy (weights change in place).
@@ -777,7 +792,6 @@ class NetworkLearner:
         mask: np.ndarray | None = None,
     ) -> Any:
         """TD error of the critic, credited to every plastic projection's eligibility."""
-        from spikerl.agents.config import UpdateStats
 
         if self._phi is None:
             raise RuntimeError("update() called before act()")

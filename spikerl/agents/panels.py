@@ -184,10 +184,6 @@ def eligibilities(model: Any) -> dict[str, np.ndarray]:
 
 def weight_arrays(model: Any) -> dict[str, np.ndarray]:
     """Weights of each projection (and the critic) of an R-STDP agent, by panel key."""
-    policy = getattr(model, "policy", None)
-    net = getattr(policy, "net", None)
-    if net is not None and hasattr(net, "w_np"):
-        return {"weights/input->action": np.asarray(net.w_np), "weights/critic": net.critic_np}
     out: dict[str, np.ndarray] = {}
     learner = getattr(model, "learner", None)
     for p in getattr(learner, "plasticities", []):

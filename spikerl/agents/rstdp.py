@@ -26,7 +26,8 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
 from stable_baselines3.common.utils import safe_mean
 from stable_baselines3.common.vec_env import VecEnv
 
-from spikerl.agents.config import Eligibility, LearnConfig, SNNConfig, UpdateStats
+from spikerl.agents.config import LearnConfig, SNNConfig, UpdateStats
+from spikerl.agents.core_policy import NETWORK_POLICY_KWARGS, NetworkLearner, NetworkPolicy
 from spikerl.agents.features import (
     AutoFeaturesConfig,
     BreakoutFields,
@@ -35,9 +36,6 @@ from spikerl.agents.features import (
     OneHot,
     OneHotConfig,
 )
-from spikerl.agents.finite import check_observation
-from spikerl.agents.learner import RSTDPLearner
-from spikerl.agents.network import ActorState, SpikingActorCritic, StepOutput
 from spikerl.agents.panels import log_episodes, record_distributions
 from spikerl.config import ConfigError, to_plain
 from spikerl.encoders.fields import GaussianFields, GaussianFieldsConfig
@@ -92,101 +90,11 @@ def make_features(config: FeatureConfig, space: spaces.Space | None = None) -> F
     raise TypeError(f"unknown feature config {type(config).__name__}")
 
 
-class SpikingPolicy(BasePolicy):
-    """The spiking actor-critic as an SB3 policy (weights in ``state_dict``).
-
-    ``predict(obs, state, episode_start, deterministic)`` carries the membrane potentials,
-    last spikes and STDP traces in ``state`` (an :class:`ActorState` of arrays).
-
-    Args:
-        observation_space: Environment observation space.
-        action_space: A ``Discrete`` action space.
-        snn: Network constants (``T`` per env step, ``dt``, neurons).
-        features: Feature map (encoder) configuration.
-        seed: Seed of the initial weights and of the policy's own spike noise.
-    """
-
-    def __init__(
-        self,
-        observation_space: spaces.Space,
-        action_space: spaces.Space,
-        snn: SNNConfig | None = None,
-        features: FeatureConfig | None = None,
-        seed: int = 0,
-    ) -> None:
-        super().__init__(observation_space, action_space)
-        if not isinstance(action_space, spaces.Discrete):
-            raise ConfigError(
-                f"SpikingPolicy needs a Discrete action space, got {action_space}; continuous "
-                "actions are binned by the env recipe's decoder (e.g. the Pendulum preset)"
-            )
-        self.snn = snn or SNNConfig()
-        self.feature_config: FeatureConfig = features or AutoFeaturesConfig()
-        self.features = make_features(self.feature_config, observation_space)
-        if isinstance(self.features, GaussianFields):
-            shape = observation_space.shape
-            if shape is None or shape != (self.features.n_dims,):
-                raise ValueError(
-                    f"SpikingPolicy: Gaussian receptive fields expect a flat observation of "
-                    f"{self.features.n_dims} values (features.low/high), got observation shape "
-                    f"{shape}; for Atari frames use the env's preset (e.g. `spikerl train --env "
-                    f"Breakout`, or features=PixelGridConfig())"
-                )
-        gen = torch.Generator().manual_seed(seed)
-        self.net = SpikingActorCritic(
-            self.features.n_features, int(action_space.n), self.snn, generator=gen
-        )
-        self.rng = np.random.default_rng(seed + 7919)
-        self.last_output: StepOutput | None = None
-
-    def _get_constructor_parameters(self) -> dict[str, Any]:
-        data = super()._get_constructor_parameters()
-        data.update(snn=self.snn, features=self.feature_config)
-        return data
-
-    def _predict(
-        self, observation: torch.Tensor | dict[str, torch.Tensor], deterministic: bool = False
-    ) -> torch.Tensor:
-        """Stateless prediction (fresh network state), for SB3 internals."""
-        if isinstance(observation, dict):
-            raise TypeError("SpikingPolicy does not take dict observations")
-        actions, _ = self.predict(observation.cpu().numpy(), None, None, deterministic)
-        return torch.as_tensor(actions)
-
-    def predict(  # type: ignore[override]
-        self,
-        observation: np.ndarray | dict[str, np.ndarray],
-        state: tuple[np.ndarray, ...] | None = None,
-        episode_start: np.ndarray | None = None,
-        deterministic: bool = False,
-    ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
-        """Actions for observations; ``state`` is the :class:`ActorState` to continue.
-
-        Returns:
-            ``(actions, state)``: actions ``[B]`` (or a scalar for one unbatched
-            observation) and the new network state.
-        """
-        obs = np.asarray(observation)
-        single = obs.shape == self.observation_space.shape
-        if single:
-            obs = obs[None]
-        b = obs.shape[0]
-        check_observation(obs, self.observation_space)
-        st = ActorState(*state) if state is not None else self.net.initial_state(b)
-        if episode_start is not None:
-            st = SpikingActorCritic.reset_state(st, np.asarray(episode_start).reshape(b))
-        out, new = self.net.step(
-            self.features(obs), st, deterministic=deterministic, learn=False, rng=self.rng
-        )
-        self.last_output = out
-        actions = out.actions
-        return (actions[0] if single else actions), tuple(new)
-
-
 class Stack(StrEnum):
-    """What runs the presets' actor (``rstdp.stack``)."""
+    """What runs the presets' actor (``rstdp.stack``): only the core is left. The key stays
+    so that configs and checkpoints written with ``stack: core`` load; the agent's former
+    private network (``stack: private``) was removed once every preset ran on the core."""
 
-    PRIVATE = "private"  # the agent's own NumPy/numba network (spikerl.agents.network)
     CORE = "core"  # a core Network built by spikerl.models.rstdp_network
 
 
@@ -201,11 +109,10 @@ class RSTDPConfig:
         log_every: Steps (per environment) between logger dumps.
         network: A core-network policy from :mod:`spikerl.models.rstdp_network` instead of
             the built-in actor (``snn`` and ``features`` then do not apply).
-        stack: ``private`` runs the actor that ``snn`` describes on the agent's own network;
-            ``core`` builds the same actor from core parts
-            (:func:`spikerl.models.rstdp_network.build_population_policy`: a ``Network``, a
-            :class:`~spikerl.encoders.FeatureEncoder`, the population vote, MSTDPET) and
-            trains it as a parts policy.
+        stack: ``core`` (the only value): the actor that ``snn`` describes is built from
+            core parts (:func:`spikerl.models.rstdp_network.build_population_policy`: a
+            ``Network``, a :class:`~spikerl.encoders.FeatureEncoder`, the population vote,
+            MSTDPET) and trained as a parts policy.
     """
 
     snn: SNNConfig = field(default_factory=SNNConfig)
@@ -213,18 +120,7 @@ class RSTDPConfig:
     features: FeatureConfig = field(default_factory=AutoFeaturesConfig)
     log_every: int = 1000
     network: HiddenLayerNetworkConfig | None = None
-    stack: Stack = Stack.PRIVATE
-
-    def on_private(self) -> RSTDPConfig:
-        """These settings on the private network, with its only timing and rule
-        (``snn.input_lead=true``, ``learn.eligibility=window``): the core runs the same
-        actor window for window (``tests/agents/test_stack_equivalence.py``)."""
-        return dataclasses.replace(
-            self,
-            stack=Stack.PRIVATE,
-            snn=dataclasses.replace(self.snn, input_lead=True),
-            learn=dataclasses.replace(self.learn, eligibility=Eligibility.WINDOW),
-        )
+    stack: Stack = Stack.CORE
 
 
 class RSTDP(BaseAlgorithm):
@@ -244,13 +140,13 @@ class RSTDP(BaseAlgorithm):
         policy_kwargs: Extra policy arguments.
     """
 
-    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {"SpikingPolicy": SpikingPolicy}
-    policy: SpikingPolicy  # or a NetworkPolicy (policy_kwargs with network=...)
-    learner: RSTDPLearner  # or a NetworkLearner, with the same act/update interface
+    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {"SpikingPolicy": NetworkPolicy}
+    policy: NetworkPolicy
+    learner: NetworkLearner
 
     def __init__(
         self,
-        policy: str | type[SpikingPolicy],
+        policy: str | type[NetworkPolicy],
         env: GymEnv | str | None,
         config: RSTDPConfig | None = None,
         *,
@@ -317,12 +213,13 @@ class RSTDP(BaseAlgorithm):
             kwargs = build_hidden_layer_policy(
                 self.config.network, self.observation_space, self.action_space, seed
             )
-        elif self.config.stack is Stack.CORE and "network" not in kwargs:
+        elif "network" not in kwargs:  # the preset's actor, built from core parts
             unknown = sorted(set(kwargs) - {"snn", "features"})
             if unknown:
                 raise ValueError(
-                    f"policy_kwargs: unknown key(s) {unknown} with rstdp.stack=core; valid: "
-                    "'snn', 'features' (they replace config.snn / config.features)"
+                    f"policy_kwargs: unknown key(s) {unknown}; valid: 'snn', 'features' (they "
+                    "replace config.snn / config.features), or network=, encoder=, decoder=, "
+                    "plastic= for a policy made of a core Network"
                 )
             snn = kwargs.get("snn", self.config.snn)
             if not isinstance(snn, SNNConfig):
@@ -338,81 +235,29 @@ class RSTDP(BaseAlgorithm):
                 self.action_space,
                 seed,
             )
-        if "network" in kwargs:
-            from spikerl.agents.core_policy import NETWORK_POLICY_KWARGS, NetworkPolicy
-
-            unknown = sorted(set(kwargs) - NETWORK_POLICY_KWARGS)
-            if unknown:
-                raise ValueError(
-                    f"policy_kwargs: unknown key(s) {unknown} for a network policy; valid: "
-                    f"{sorted(NETWORK_POLICY_KWARGS)}"
-                )
-            self.policy = NetworkPolicy(  # type: ignore[assignment]
-                self.observation_space,
-                self.action_space,
-                seed=seed,
-                weight_norm=self.config.learn.weight_norm,
-                **kwargs,
+        unknown = sorted(set(kwargs) - NETWORK_POLICY_KWARGS)
+        if unknown:
+            raise ValueError(
+                f"policy_kwargs: unknown key(s) {unknown} for a network policy; valid: "
+                f"{sorted(NETWORK_POLICY_KWARGS)}"
             )
-        else:
-            unknown = sorted(set(kwargs) - {"snn", "features"})
-            if unknown:
-                raise ValueError(
-                    f"policy_kwargs: unknown key(s) {unknown}; valid: 'snn', 'features' (they "
-                    "replace config.snn / config.features), or network=, encoder=, decoder=, "
-                    "plastic= for a policy made of a core Network"
-                )
-            snn = kwargs.get("snn", self.config.snn)
-            features = kwargs.get("features", self.config.features)
-            if not isinstance(snn, SNNConfig):
-                raise TypeError(f"policy_kwargs['snn'] must be an SNNConfig, got {snn!r}")
-            core_only = []
-            if not snn.input_lead:
-                core_only.append(
-                    "snn.input_lead=false (each input step arriving one step late; the "
-                    "private network's only timing is input_lead=true)"
-                )
-            if self.config.learn.eligibility is not Eligibility.WINDOW:
-                core_only.append(
-                    "learn.eligibility=step (decay every simulation step; the private "
-                    "network's only rule is eligibility=window)"
-                )
-            if core_only:
-                raise ValueError(
-                    "the private network (rstdp.stack=private) does not run "
-                    + " or ".join(core_only)
-                    + ": set rstdp.stack=core, or those settings to the private network's"
-                )
-            self.config = dataclasses.replace(self.config, snn=snn, features=features)
-            self.config_dict = to_plain(self.config)
-            policy = self.policy_class(
-                self.observation_space, self.action_space, snn=snn, features=features, seed=seed
-            )
-            assert isinstance(policy, SpikingPolicy)
-            self.policy = policy
+        self.policy = NetworkPolicy(
+            self.observation_space,
+            self.action_space,
+            seed=seed,
+            weight_norm=self.config.learn.weight_norm,
+            **kwargs,
+        )
         self.learning_rate = self.config.learn.lr_actor
         self.lr_schedule = lambda _: self.config.learn.lr_actor
         self._make_learner()
 
     def _make_learner(self) -> None:
-        from spikerl.agents.core_policy import NetworkLearner, NetworkPolicy
-
         saved = getattr(self, "_learner_state", None)
-        if isinstance(self.policy, NetworkPolicy):
-            learner = NetworkLearner(self.policy, self.config.learn, self.n_envs, self.seed or 0)
-            if saved is not None and saved.get("n_envs") == self.n_envs:
-                learner.load_state_dict(saved)
-            self.learner = learner  # type: ignore[assignment]
-            return
-        rng = np.random.default_rng((self.seed or 0) + 104729)
-        self.learner = RSTDPLearner(
-            self.policy.net, self.policy.features, self.config.learn, self.n_envs, rng
-        )
+        learner = NetworkLearner(self.policy, self.config.learn, self.n_envs, self.seed or 0)
         if saved is not None and saved.get("n_envs") == self.n_envs:
-            self.learner.rng.bit_generator.state = saved["rng"]
-            self.learner.actor_state = ActorState(*saved["actor_state"])
-            self.learner.learn_state = type(self.learner.learn_state)(*saved["learn_state"])
-            self.policy.rng.bit_generator.state = saved["policy_rng"]
+            learner.load_state_dict(saved)
+        self.learner = learner
 
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), "learner", "lr_schedule", "last_stats"]
@@ -424,21 +269,7 @@ class RSTDP(BaseAlgorithm):
         (:mod:`spikerl.agents.persistence`). A path is written to a temporary file first and
         renamed, so an interrupted write leaves the previous file intact.
         """
-        from spikerl.agents.core_policy import NetworkLearner
-
-        if isinstance(self.learner, NetworkLearner):
-            self._learner_state = self.learner.state_dict()
-            from spikerl.agents.persistence import save_model
-
-            save_model(self, path, exclude, include)
-            return
-        self._learner_state = {
-            "n_envs": self.n_envs,
-            "rng": self.learner.rng.bit_generator.state,
-            "policy_rng": self.policy.rng.bit_generator.state,
-            "actor_state": tuple(self.learner.actor_state),
-            "learn_state": tuple(self.learner.learn_state),
-        }
+        self._learner_state = self.learner.state_dict()
         from spikerl.agents.persistence import save_model
 
         save_model(self, path, exclude, include)
@@ -590,7 +421,6 @@ class RSTDP(BaseAlgorithm):
         self.logger.record("time/time_elapsed", int(elapsed), exclude="tensorboard")
         self.logger.record("time/total_timesteps", self.num_timesteps, exclude="tensorboard")
         last = self.learner.last
-        network_mode = not isinstance(self.policy, SpikingPolicy)
         if last is not None:
             snn = self.config.snn
             self.logger.record("snn/firing_rate/actions", float(last.rate.mean()))
@@ -599,46 +429,34 @@ class RSTDP(BaseAlgorithm):
                 self.logger.record(f"snn/firing_rate/action_{i}", float(r))
             phi = self.learner._phi
             if phi is not None:
-                scale = 1.0 if network_mode else snn.input_rate
-                rate_in = float(np.clip(phi * scale, 0.0, 1.0).mean())
+                rate_in = float(np.clip(phi, 0.0, 1.0).mean())
                 self.logger.record("snn/firing_rate/input", rate_in)
             self.logger.record("snn/action_counts_mean", float(last.counts.mean()))
         self.logger.record("snn/tie_fraction", tie_fraction)
         self.logger.record("snn/decision_margin", margin)
         self.logger.record("rstdp/modulation", modulation)
         self.logger.record("rstdp/mean_abs_dw", mean_abs_dw)
-        if network_mode:
-            for p in getattr(self.learner, "plasticities", []):
-                w = p.projection.weight.detach()
-                name = f"{p.source}->{p.target}"
-                self.logger.record(f"rstdp/weight_mean_abs/{name}", float(w.abs().mean()))
-        else:
-            self.logger.record("rstdp/weight_mean_abs", float(np.abs(self.policy.net.w_np).mean()))
+        for p in self.learner.plasticities:
+            w = p.projection.weight.detach()
+            name = f"{p.source}->{p.target}"
+            self.logger.record(f"rstdp/weight_mean_abs/{name}", float(w.abs().mean()))
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.dump(step=self.num_timesteps)
 
     def plastic_weights(self) -> dict[str, np.ndarray]:
-        """Copies of the weights that learn, by projection name ``"src->dst"``.
-
-        The same call on either stack: the private network's actor is ``"input->action"``
-        (``[n_features, n_neurons]``); a policy of parts gives each of its plastic projections
-        (``[n_pre, n_post]``, float64 copies).
-        """
-        from spikerl.agents.core_policy import NetworkPolicy
-
-        if isinstance(self.policy, NetworkPolicy):
-            net = self.policy.network
-            return {
-                name: net.projection(name).weight.detach().cpu().double().numpy().copy()
-                for name in self.policy.plastic
-            }
-        return {"input->action": self.policy.net.w_np.copy()}
+        """Copies of the weights that learn, by projection name ``"src->dst"``
+        (``[n_pre, n_post]``, float64): the presets' actor is ``"input->action"``."""
+        net = self.policy.network
+        return {
+            name: net.projection(name).weight.detach().cpu().double().numpy().copy()
+            for name in self.policy.plastic
+        }
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         return ["policy"], []
 
 
 PresetHook = Callable[[RSTDP], None]
-__all__ = ["RSTDP", "RSTDPConfig", "SpikingPolicy", "make_features"]
+__all__ = ["RSTDP", "RSTDPConfig", "Stack", "make_features"]
 
 _ = BaseCallback  # re-exported type for callers' annotations

@@ -245,6 +245,17 @@ def _location(loc: tuple[Any, ...], data: Any) -> list[str]:
     return out
 
 
+#: Values a setting once took and no longer does, by (field name, value): why, and what now.
+REMOVED_VALUES: dict[tuple[str, str], str] = {
+    ("stack", "private"): (
+        "the agent's private network was removed once every preset ran on the core, which "
+        "reproduces its windows, eligibility and weights (tests/agents/test_stack_equivalence"
+        ".py); drop the key (its only value is 'core'). Its timing and rule are "
+        "snn.input_lead=true and learn.eligibility=window"
+    ),
+}
+
+
 def _message(err: dict[str, Any], path: str, data: Any) -> str:
     """One pydantic error as the project's one-line message."""
     from spikerl.agents.validation import yaml_number_hint
@@ -258,6 +269,9 @@ def _message(err: dict[str, Any], path: str, data: Any) -> str:
     if kind == "enum":
         expected = str((err.get("ctx") or {}).get("expected", ""))
         options = [e.strip(" '\"") for e in expected.replace(" or ", ",").split(",") if e.strip()]
+        removed = REMOVED_VALUES.get((loc[-1] if loc else "", str(value)))
+        if removed is not None:
+            return f"{where}: {value!r} is no longer a value: {removed}"
         return f"{where}: {value!r} is not one of {options}" + suggestion(str(value), options)
     if kind == "value_error":
         inner = (err.get("ctx") or {}).get("error")

@@ -177,8 +177,9 @@ def build_population_policy(
         raise ValueError(f"the population policy needs Discrete actions, got {action_space}")
     if Readout(snn.readout) is not Readout.COUNTS:
         raise ValueError(
-            f"rstdp.stack=core decides by spike counts; snn.readout={snn.readout!r} is not "
-            f"built on the core yet: use readout=counts or rstdp.stack=private"
+            f"the population policy decides by spike counts; snn.readout={snn.readout!r} "
+            f"(the end-of-window membrane potential) is not built on the core: use "
+            f"snn.readout=counts"
         )
     n_actions = int(action_space.n)
     k = int(snn.n_per_action)

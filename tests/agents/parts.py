@@ -36,10 +36,20 @@ def small_parts(seed: int = 0) -> dict[str, Any]:
     )
 
 
-def private_preset(env: str = "CartPole") -> Any:
-    """The R-STDP preset for ``env`` on the private network (``stack: private``, input in the
-    window it was encoded for, eligibility decaying once per window): for the tests of that
-    network's internals, whatever stack the shipped preset uses."""
+def window_preset(env: str = "CartPole") -> Any:
+    """The R-STDP preset for ``env`` with the former private network's timing and rule
+    (input in the window it was encoded for, ``snn.input_lead=true``; eligibility decaying
+    once per window, ``learn.eligibility=window``), whatever the shipped preset sets: the
+    settings under which the core actor equals the NumPy reference
+    (``tests/agents/private_reference.py``)."""
+    import dataclasses
+
+    from spikerl.agents.config import Eligibility
     from spikerl.agents.presets import load_agent_preset
 
-    return load_agent_preset("rstdp", env).on_private()
+    cfg = load_agent_preset("rstdp", env)
+    return dataclasses.replace(
+        cfg,
+        snn=dataclasses.replace(cfg.snn, input_lead=True),
+        learn=dataclasses.replace(cfg.learn, eligibility=Eligibility.WINDOW),
+    )

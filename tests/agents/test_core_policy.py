@@ -75,7 +75,8 @@ def test_policy_kwargs_are_honoured_or_refused() -> None:
 
     snn = SNNConfig(n_per_action=3)
     model = RSTDP("SpikingPolicy", env, policy_kwargs=dict(snn=snn))
-    assert model.policy.net.n_neurons == 6 and model.config.snn.n_per_action == 3
+    n_out = model.policy.network.populations["action"].n  # type: ignore[attr-defined]
+    assert n_out == 6 and model.config.snn.n_per_action == 3
 
 
 def test_save_load_round_trip_with_the_architecture_from_the_caller(tmp_path: object) -> None:

@@ -239,18 +239,16 @@ def test_input_lead_delivers_every_encoded_step_in_its_own_window() -> None:
             assert got == want, (lead, backend)
 
 
-def test_private_stack_refuses_what_only_the_core_runs() -> None:
-    """CartPole's preset on ``stack: private``: one error naming both core-only settings."""
-    import dataclasses
-
-    from spikerl.agents.config import Eligibility
+def test_removed_private_stack_is_refused_with_the_reason() -> None:
+    """``rstdp.stack=private`` (configs written before the private network went) is one
+    error that says it was removed and which settings give its timing and rule."""
+    from spikerl.config import ConfigError
 
     cfg = resolve("CartPole").rstdp
-    assert cfg.stack is Stack.CORE and cfg.snn.input_lead is False
-    assert cfg.learn.eligibility is Eligibility.STEP
-    private = RSTDPConfig(snn=cfg.snn, learn=cfg.learn, features=cfg.features)
-    with pytest.raises(ValueError, match=r"input_lead=false .* or learn\.eligibility=step"):
-        RSTDP("SpikingPolicy", gym.make("CartPole-v1"), private, seed=0)
-    only_rule = dataclasses.replace(private, snn=dataclasses.replace(cfg.snn, input_lead=True))
-    with pytest.raises(ValueError, match=r"does not run learn\.eligibility=step"):
-        RSTDP("SpikingPolicy", gym.make("CartPole-v1"), only_rule, seed=0)
+    assert cfg.stack is Stack.CORE
+    with pytest.raises(
+        ConfigError,
+        match=r"rstdp\.stack: 'private' is no longer a value: .*"
+        r"removed.*snn\.input_lead=true and learn\.eligibility=window",
+    ):
+        resolve("CartPole", "rstdp", None, {"rstdp": {"stack": "private"}})

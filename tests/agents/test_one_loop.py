@@ -22,7 +22,7 @@ from spikerl.agents.finite import check_transition
 from spikerl.agents.rstdp import RSTDPConfig
 from spikerl.pipeline import Pipeline
 
-from .parts import private_preset, small_parts
+from .parts import small_parts, window_preset
 
 
 def _legacy_learn(model: RSTDP, total_timesteps: int) -> None:
@@ -65,16 +65,13 @@ def _legacy_learn(model: RSTDP, total_timesteps: int) -> None:
 
 def _weights(model: RSTDP) -> list[np.ndarray]:
     learner: Any = model.learner
-    if hasattr(learner, "plasticities"):
-        ws = [p.projection.weight.detach().numpy().copy() for p in learner.plasticities]
-        return [*ws, np.asarray(learner.critic).copy()]
-    net = model.policy.net
-    return [net.w_np.copy(), net.critic_np.copy()]
+    ws = [p.projection.weight.detach().numpy().copy() for p in learner.plasticities]
+    return [*ws, np.asarray(learner.critic).copy()]
 
 
 @pytest.mark.parametrize("n_envs", [1, 2])
 def test_rstdp_learn_learns_what_its_own_loop_learned(n_envs: int) -> None:
-    cfg = private_preset("CartPole")
+    cfg = window_preset("CartPole")
 
     def model() -> RSTDP:
         env = make_vec_env("CartPole-v1", n_envs=n_envs, seed=0)
@@ -99,7 +96,7 @@ def test_rstdp_learn_of_a_parts_policy_learns_what_its_own_loop_learned() -> Non
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("parts", [False, True], ids=["private", "parts"])
+@pytest.mark.parametrize("parts", [False, True], ids=["preset", "parts"])
 def test_pipeline_run_and_rstdp_learn_are_one_loop(parts: bool) -> None:
     """Same seed, same env: SB3's VecEnv through ``RSTDP.learn`` and the Gymnasium env
     through ``Pipeline.run`` give the same weights (episodes included)."""
@@ -110,7 +107,7 @@ def test_pipeline_run_and_rstdp_learn_are_one_loop(parts: bool) -> None:
             cfg = RSTDPConfig()
             kwargs: dict[str, Any] = {"policy_kwargs": small_parts()}
         else:
-            cfg = private_preset("CartPole")
+            cfg = window_preset("CartPole")
             kwargs = {}
         cfg = dataclasses.replace(cfg, learn=dataclasses.replace(cfg.learn, lr_final_fraction=1.0))
         return RSTDP("SpikingPolicy", gym.make("CartPole-v1"), cfg, seed=0, **kwargs)
@@ -127,14 +124,14 @@ def test_pipeline_run_and_rstdp_learn_are_one_loop(parts: bool) -> None:
 
 def test_pipeline_runs_on_an_sb3_vec_env() -> None:
     """An SB3 VecEnv (same-step reset, ``terminal_observation``) runs through ``run`` too."""
-    cfg = private_preset("CartPole")
+    cfg = window_preset("CartPole")
     env = make_vec_env("CartPole-v1", n_envs=2, seed=0)
     model = RSTDP("SpikingPolicy", env, cfg, seed=0)
-    w0 = model.policy.net.w_np.copy()
+    w0 = model.plastic_weights()["input->action"]
     res = Pipeline(env, model, log_every=50).run(400, seed=1)
     assert res.steps == 400 and len(res.logs) == 4 and res.episode_lengths
     assert sum(res.episode_lengths) <= 400
-    assert not np.array_equal(model.policy.net.w_np, w0)
+    assert not np.array_equal(model.plastic_weights()["input->action"], w0)
 
 
 def _legacy_greedy(model: Any, env: Any, episodes: int) -> tuple[list, list, list, list, list]:
@@ -177,7 +174,7 @@ def _eval_models(kind: str) -> tuple[Any, Any]:
     def make() -> Any:
         env = make_vec_env("CartPole-v1", n_envs=1, seed=0)
         if kind == "private":
-            m: Any = RSTDP("SpikingPolicy", env, private_preset("CartPole"), seed=0)
+            m: Any = RSTDP("SpikingPolicy", env, window_preset("CartPole"), seed=0)
             m.learn(1500)
         elif kind == "parts":
             m = RSTDP("SpikingPolicy", env, policy_kwargs=small_parts(), seed=0)
@@ -217,7 +214,7 @@ def test_greedy_episodes_through_the_pipeline_play_what_their_own_loop_played(ki
 
 
 def test_pipeline_run_stops_after_episodes_and_refuses_no_budget() -> None:
-    cfg = private_preset("CartPole")
+    cfg = window_preset("CartPole")
     env = make_vec_env("CartPole-v1", n_envs=2, seed=0)
     model = RSTDP("SpikingPolicy", env, cfg, seed=0)
     pipe = Pipeline(env, model, learn=False, log_every=10**9)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -13,10 +14,10 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import VecEnv
 
-from spikerl.agents import RSTDP, CheckpointError, SNNConfig
+from spikerl.agents import RSTDP, CheckpointError
 from spikerl.agents.callbacks import load_resumable, save_resumable
 
-from .parts import private_preset
+from .parts import window_preset
 
 
 def _env(seed: int = 0, n: int = 1) -> VecEnv:
@@ -24,7 +25,7 @@ def _env(seed: int = 0, n: int = 1) -> VecEnv:
 
 
 def _model(seed: int = 0, n: int = 1) -> RSTDP:
-    return RSTDP("SpikingPolicy", _env(seed, n), private_preset("CartPole"), seed=seed)
+    return RSTDP("SpikingPolicy", _env(seed, n), window_preset("CartPole"), seed=seed)
 
 
 class StopAt(BaseCallback):
@@ -60,15 +61,19 @@ def test_save_load_round_trip_identical_predictions(tmp_path: Path) -> None:
     model.learn(600)
     model.save(tmp_path / "m")
     loaded = RSTDP.load(tmp_path / "m.zip")
-    np.testing.assert_array_equal(model.policy.net.w_np, loaded.policy.net.w_np)
+    np.testing.assert_array_equal(
+        model.plastic_weights()["input->action"], loaded.plastic_weights()["input->action"]
+    )
     obs = _env(seed=5, n=3).reset()
     starts = np.ones(3, dtype=bool)
     a1, s1 = model.predict(obs, None, starts, deterministic=True)
     a2, s2 = loaded.predict(obs, None, starts, deterministic=True)
     np.testing.assert_array_equal(a1, a2)
     assert s1 is not None and s2 is not None
-    for x, y in zip(s1, s2):
-        np.testing.assert_array_equal(x, y)
+    d1, d2 = s1.to_dict(), s2.to_dict()
+    assert d1.keys() == d2.keys() and len(d1) > 0
+    for key in d1:
+        np.testing.assert_array_equal(d1[key].numpy(), d2[key].numpy())
     # the settings that matter travel in the zip
     assert loaded.config.snn.sim_steps == model.config.snn.sim_steps
     assert loaded.config.snn.dt == model.config.snn.dt
@@ -82,9 +87,10 @@ def test_predict_carries_state_and_resets_on_episode_start() -> None:
     _, s2 = model.predict(obs, s1, np.zeros(2, dtype=bool), deterministic=True)
     _, s3 = model.predict(obs, s1, np.ones(2, dtype=bool), deterministic=True)
     assert s1 is not None and s2 is not None and s3 is not None
+    v1, v2, v3 = (s.neurons["action"].v.numpy() for s in (s1, s2, s3))
     # continuing from s1 differs from a fresh start; episode_start gives the fresh result
-    np.testing.assert_array_equal(s3[0], s1[0])
-    assert not np.array_equal(s2[2], s1[2])
+    np.testing.assert_array_equal(v3, v1)
+    assert not np.array_equal(v2, v1)
     single, _ = model.predict(obs[0], None, None, deterministic=True)
     assert np.ndim(single) == 0
 
@@ -116,7 +122,10 @@ def test_batched_network_over_vec_env() -> None:
     model = _model(seed=4, n=3)
     model.learn(900)
     assert model.num_timesteps == 900
-    assert model.learner.actor_state.v.shape == (3, model.policy.net.n_neurons)
+    state = model.learner.state
+    assert state is not None
+    n = model.action_space.n * model.config.snn.n_per_action  # type: ignore[attr-defined]
+    assert tuple(state.neurons["action"].v.shape) == (3, n)
 
 
 def _assert_resume_exact(make: Callable[[], RSTDP], total: int, half: int, folder: Path) -> RSTDP:
@@ -206,25 +215,32 @@ def test_rejects_non_cpu_device_and_bad_action_space() -> None:
 
 
 def test_window_dynamics_match_equation() -> None:
-    """One neuron, deterministic input: the scan follows the LIF equation."""
-    from spikerl.agents.network import SpikingActorCritic
+    """One neuron per action, deterministic input: the window follows the LIF equation
+    (``v <- v d + I``, spike and reset at 13 mV), and the vote picks the spiking action."""
+    import gymnasium as gym
+    import torch
 
-    snn = SNNConfig(n_per_action=1, sim_steps=3, w_init=0.0, w_inh=0.0)
-    net = SpikingActorCritic(1, 2, snn)
-    net.w_np[:] = [[5.0, 0.0]]
-    out, st = net.step(
-        np.ones((1, 1)),
-        net.initial_state(1),
-        deterministic=True,
-        learn=False,
-        rng=np.random.default_rng(0),
-    )
+    cfg = window_preset("CartPole")
+    snn = dataclasses.replace(
+        cfg.snn, n_per_action=1, sim_steps=3, w_init=0.0, w_init_low=0.0, w_inh=0.0,
+        noise_std=0.0,
+    )  # fmt: skip
+    cfg = dataclasses.replace(cfg, snn=snn, learn=dataclasses.replace(cfg.learn, weight_norm=False))
+    model = RSTDP("SpikingPolicy", gym.make("CartPole-v1"), cfg, seed=0)
+    policy = model.policy
+    w = policy.network.projection("input->action").weight
+    f = w.shape[0]
+    with torch.no_grad():
+        w[:, 0] = 5.0 / f  # every input fully on: I = 5 mV per step into neuron 0
+    x = torch.ones((3, 1, f), dtype=w.dtype)
+    out, st = policy.window(x, None, policy.generator, stochastic=False)
     d = np.exp(-1.0 / 20.0)
     v1 = 5.0
     v2 = v1 * d + 5.0
     v3 = v2 * d + 5.0  # 14.5 >= 13 -> spike at the third step, reset to 0
+    assert out.spikes is not None
     assert out.spikes[:, 0, 0].tolist() == [0.0, 0.0, 1.0] and v3 >= 13.0
-    assert st.v[0, 0] == 0.0
+    assert float(st.neurons["action"].v[0, 0]) == pytest.approx(snn.v_reset)
     assert int(out.actions[0]) == 0
 
 
@@ -251,7 +267,8 @@ def test_default_features_on_frames_give_a_clear_error() -> None:
     with _pytest.raises(ValueError, match=r"declare features.low and features.high"):
         RSTDP("SpikingPolicy", Frames(env), seed=0, features=GaussianFieldsConfig())
     # the default encoder is chosen from the space: frames get the generic pixel grid
-    assert isinstance(RSTDP("SpikingPolicy", Frames(env), seed=0).policy.features, PixelGrid)
+    policy = RSTDP("SpikingPolicy", Frames(env), seed=0).policy
+    assert isinstance(policy.encoder.feature_map, PixelGrid)  # type: ignore[union-attr]
 
 
 def _breakout(seed: int) -> RSTDP:

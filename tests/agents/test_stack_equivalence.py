@@ -1,6 +1,8 @@
-"""The presets' actor on the core (``rstdp.stack=core``) reproduces the private network.
+"""The presets' actor, built from core parts, reproduces the agent's former private network.
 
-Both stacks get the same weights, the same observations from the preset's real env, the
+The private NumPy/numba network was deleted once every preset ran on the core; its NumPy
+path is kept as the reference (:mod:`agents.private_reference`). Both stacks get the same
+weights, the same observations from the preset's real env, the
 encoder's expected input (no sampling, no membrane noise: the two stacks draw their random
 numbers from different generators) and the same rewards. Then:
 
@@ -32,36 +34,53 @@ import numpy as np
 import pytest
 import torch
 
-from agents.parts import private_preset
+from agents.parts import window_preset
+from agents.private_reference import RSTDPLearner, SpikingActorCritic
 from spikerl.agents.config import Eligibility
 from spikerl.agents.envs import make_agent_vec_env
 from spikerl.agents.presets import resolve
-from spikerl.agents.rstdp import RSTDP, Stack
+from spikerl.agents.rstdp import RSTDP, make_features
+
+
+@dataclasses.dataclass
+class Reference:
+    """The former private network (NumPy reference) and its learner."""
+
+    net: SpikingActorCritic
+    learner: RSTDPLearner
 
 
 def _pair(
     env_name: str, core_eligibility: Eligibility = Eligibility.WINDOW, **snn: Any
-) -> tuple[RSTDP, RSTDP, Any]:
-    """The private and the core-built agent of ``env_name``'s preset with the private
-    network's weights (and weight-norm target) copied into the core network, and the env
+) -> tuple[Reference, RSTDP, Any]:
+    """The NumPy reference of ``env_name``'s preset and the core-built agent with the
+    reference's weights (and weight-norm target) copied into the core network, and the env
     the observations come from."""
-    cfg = private_preset(env_name)
+    cfg = window_preset(env_name)
     cfg = dataclasses.replace(cfg, snn=dataclasses.replace(cfg.snn, **snn))
     overrides = resolve(env_name).env_overrides
     env = make_agent_vec_env(env_name, 1, seed=3, overrides=overrides)
-    private = RSTDP("SpikingPolicy", env, config=cfg, seed=0)
+    features = make_features(cfg.features, env.observation_space)
+    net = SpikingActorCritic(
+        features.n_features,
+        int(env.action_space.n),
+        cfg.snn,
+        generator=torch.Generator().manual_seed(0),
+    )
+    reference = Reference(
+        net, RSTDPLearner(net, features, cfg.learn, 1, np.random.default_rng(104729))
+    )
     core_learn = dataclasses.replace(cfg.learn, eligibility=core_eligibility)
-    core_cfg = dataclasses.replace(cfg, stack=Stack.CORE, learn=core_learn)
-    core = RSTDP("SpikingPolicy", env, config=core_cfg, seed=0)
+    core = RSTDP("SpikingPolicy", env, config=dataclasses.replace(cfg, learn=core_learn), seed=0)
     policy = core.policy
     (name,) = policy.plastic
     with torch.no_grad():
-        policy.network.projection(name).weight.copy_(torch.as_tensor(private.policy.net.w_np))
+        policy.network.projection(name).weight.copy_(torch.as_tensor(net.w_np))
         if cfg.learn.weight_norm:
-            policy.column_mean_0.copy_(torch.as_tensor(private.learner._col_mean()))
-    for m in (private, core):
+            policy.column_mean_0.copy_(torch.as_tensor(reference.learner._col_mean()))
+    for m in (reference, core):
         m.learner.reset(np.ones(1, dtype=bool))
-    return private, core, env
+    return reference, core, env
 
 
 def _run(
@@ -80,7 +99,7 @@ def _run(
     obs = env.reset()
     n_actions = env.action_space.n
     worst = {"counts": 0.0, "weights": 0.0, "eligibility": 0.0, "spiking": 0.0, "moved": 0.0}
-    w0 = private.policy.net.w_np.copy()
+    w0 = private.net.w_np.copy()
     for _ in range(windows):
         phi = lp.features(obs)
         p = policy.encoder.probabilities(obs)
@@ -102,14 +121,12 @@ def _run(
             gap = np.abs(lp.learn_state.elig - ez.reshape(lp.learn_state.elig.shape)).max()
             worst["eligibility"] = max(worst["eligibility"], float(gap))
             w_c = weight.detach().double().numpy()
-            worst["weights"] = max(
-                worst["weights"], float(np.abs(private.policy.net.w_np - w_c).max())
-            )
+            worst["weights"] = max(worst["weights"], float(np.abs(private.net.w_np - w_c).max()))
         if done[0]:
             for learner in (lp, lc):
                 learner.reset(done)
         obs = obs_next
-    worst["moved"] = float(np.abs(private.policy.net.w_np - w0).max())
+    worst["moved"] = float(np.abs(private.net.w_np - w0).max())
     return worst
 
 

@@ -6,8 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from spikerl.agents.config import SNNConfig
-from spikerl.agents.network import SpikingActorCritic
 from spikerl.decoders import Readout, TieBreak, group_scores, pick_max, vote
 
 
@@ -52,26 +50,39 @@ def test_potential_readout_sums_groups() -> None:
 
 
 def test_agent_ties_ignore_input_current() -> None:
-    """Both populations saturate (equal counts) while population 1 gets 10x the input
-    current: the decision must be a fair seeded coin, not the larger drive."""
-    snn = SNNConfig(n_per_action=4, sim_steps=4, w_inh=0.0, noise_std=0.0, gap=0.0)
-    net = SpikingActorCritic(3, 2, snn)
-    with torch.no_grad():
-        net.weight[:, :4] = 20.0  # population 0: 60 mV per step, fires every step
-        net.weight[:, 4:] = 200.0  # population 1: 600 mV per step, fires every step
-    phi = np.ones((4000, 3))
-    out, _ = net.step(
-        phi, net.initial_state(4000), deterministic=True, learn=False,
-        rng=np.random.default_rng(0),
-    )  # fmt: skip
-    assert (out.counts == 16).all() and out.tied.all()
-    share = float((out.actions == 1).mean())
+    """Both populations of the presets' actor saturate (equal counts) while population 1
+    gets 10x the input current: the decision must be a fair seeded coin, not the larger
+    drive."""
+    import dataclasses
+
+    import gymnasium as gym
+
+    from spikerl.agents import RSTDP
+    from spikerl.agents.presets import load_agent_preset
+
+    cfg = load_agent_preset("rstdp", "CartPole")
+    snn = dataclasses.replace(
+        cfg.snn, n_per_action=4, sim_steps=4, w_inh=0.0, noise_std=0.0, gap=0.0, input_lead=True
+    )
+    cfg = dataclasses.replace(cfg, snn=snn)
+
+    def decide(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        policy = RSTDP("SpikingPolicy", gym.make("CartPole-v1"), cfg, seed=seed).policy
+        w = policy.network.projection("input->action").weight
+        f = w.shape[0]
+        with torch.no_grad():
+            w[:, :4] = 60.0 / f  # population 0: 60 mV per step, fires every step
+            w[:, 4:] = 600.0 / f  # population 1: 600 mV per step, fires every step
+        x = torch.ones((4, 4000, f), dtype=w.dtype)  # every input spikes at every step
+        out, _ = policy.window(x, None, policy.generator, stochastic=False)
+        return out.counts, out.tied, out.actions
+
+    counts, tied, actions = decide(0)
+    assert (counts == 16).all() and tied.all()
+    share = float((actions == 1).mean())
     assert abs(share - 0.5) < 0.04
-    again, _ = net.step(
-        phi, net.initial_state(4000), deterministic=True, learn=False,
-        rng=np.random.default_rng(0),
-    )  # fmt: skip
-    np.testing.assert_array_equal(out.actions, again.actions)
+    np.testing.assert_array_equal(actions, decide(0)[2])  # seeded
+    assert not np.array_equal(actions, decide(1)[2])
 
 
 def test_small_and_large_batches_decide_alike() -> None:

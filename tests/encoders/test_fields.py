@@ -8,12 +8,13 @@ import itertools
 import json
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from agents.parts import private_preset
+from agents.parts import window_preset
 from gymnasium import spaces
 
 from spikerl.encoders import (
@@ -96,7 +97,7 @@ def test_kind_gaussian_builds_the_moved_config() -> None:
     from spikerl.config import feature_kinds, to_plain
 
     assert feature_kinds()["gaussian"] is GaussianFieldsConfig
-    cfg = private_preset("CartPole")
+    cfg = window_preset("CartPole")
     assert cfg.features == CARTPOLE
     assert to_plain(cfg.features)["kind"] == "gaussian"
 
@@ -117,7 +118,7 @@ def test_model_saved_before_the_move_loads(tmp_path: Path) -> None:
     same features and weights, and learns on."""
     from spikerl.agents import RSTDP
 
-    model = RSTDP("SpikingPolicy", gym.make("CartPole-v1"), private_preset("CartPole"))
+    model = RSTDP("SpikingPolicy", gym.make("CartPole-v1"), window_preset("CartPole"))
     model.learn(50)
     model.save(tmp_path / "new.zip")
     with (
@@ -131,11 +132,14 @@ def test_model_saved_before_the_move_loads(tmp_path: Path) -> None:
                 data = data.replace(b"spikerl.encoders.fields.", b"spikerl.agents.features.")
             dst.writestr(name, data)
     loaded = RSTDP.load(tmp_path / "old.zip", env=gym.make("CartPole-v1"))
-    assert isinstance(loaded.policy.features, GaussianFields)
-    assert loaded.policy.feature_config == CARTPOLE
-    np.testing.assert_array_equal(loaded.policy.net.w_np, model.policy.net.w_np)
+    enc: Any = loaded.policy.encoder
+    assert isinstance(enc.feature_map, GaussianFields)
+    assert loaded.config.features == CARTPOLE
+    w = "input->action"
+    np.testing.assert_array_equal(loaded.plastic_weights()[w], model.plastic_weights()[w])
     obs = np.random.default_rng(1).normal(0.0, 1.0, (5, 4))
-    np.testing.assert_array_equal(loaded.policy.features(obs), model.policy.features(obs))
+    model_enc: Any = model.policy.encoder
+    np.testing.assert_array_equal(enc.probabilities(obs), model_enc.probabilities(obs))
     loaded.learn(20, reset_num_timesteps=False)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spikerl.learning import TDLambdaCritic, actor
+from spikerl.learning import actor
 
 
 def test_pair_sums_and_centring_by_hand() -> None:
@@ -62,90 +62,6 @@ def test_third_factor() -> None:
     out = actor.third_factor(delta, reward, mask, td_error=False, clip=1.0)
     assert out.tolist() == [1.0, -0.0]
     assert actor.third_factor(delta, reward, None, td_error=False, clip=1.0).tolist() == [1, -0.5]
-
-
-@pytest.mark.parametrize("weight_norm", [False, True], ids=["plain", "weight_norm"])
-@pytest.mark.parametrize("td_modulation", [True, False], ids=["td", "reward"])
-def test_agent_update_kernel_is_this_rule(weight_norm: bool, td_modulation: bool) -> None:
-    """The R-STDP agent's fused update kernel computes this module's actor update: the
-    actor weights, the mean third factor and the mean ``|dW|`` agree to 1e-12 over 400
-    random batched steps (eligibility decay and centred pairs, masks, a decaying schedule,
-    weights driven into both bounds)."""
-    from spikerl.agents.kernels import update_kernel
-
-    kernel = update_kernel()
-    if kernel is None:
-        pytest.skip("numba kernels unavailable")
-    critic = TDLambdaCritic(gamma=0.97, lam=0.7, lr=0.2, reward_clip=1.5, delta_clip=2.0)
-    rng = np.random.default_rng(1)
-    b, f, n = 3, 12, 6
-    wmin, wmax, lr, decay = -1.0, 1.5, 40.0, 0.97 * 0.8
-    target = 0.25 if weight_norm else None
-    w_crit, trace = critic.initial_state(f, b)
-    w_crit_k = w_crit.copy()
-    w_k = rng.uniform(0.0, 0.5, (f, n))
-    w_m = w_k.copy()
-    elig = np.zeros((b, f, n))
-    low = high = 0
-    for k in range(400):
-        phi = rng.random((b, f)) * (rng.random((b, f)) < 0.5)
-        phi_next = rng.random((b, f)) * (rng.random((b, f)) < 0.5)
-        rewards = rng.normal(0.0, 2.0, b)
-        terminated = rng.random(b) < 0.1
-        mask = (rng.random(b) < 0.9).astype(np.float64)
-        rho = 1.0 - k / 800
-        z = rng.normal(0.0, 1.0, (b, f, n))
-        actor.centre(z)
-        actor.accumulate_eligibility(elig, z, decay)
-        critic.accumulate(trace, phi)
-        out = critic.td_error(w_crit, phi, phi_next, rewards, terminated, mask)
-        mod_k, abs_dw_k, _ = kernel(
-            phi, phi_next, critic.shape_rewards(rewards), terminated, mask, w_crit_k, w_k,
-            elig, trace, critic.gamma, critic.delta_clip, td_modulation,
-            critic.step_size(rho, b), actor.actor_step_size(rho, lr, f, b), wmin, wmax,
-            np.empty(0) if target is None else np.full(n, target),
-        )  # fmt: skip
-        critic.update(w_crit, trace, phi, out.delta, rho)
-        mod = actor.third_factor(
-            out.delta, out.reward, mask, td_error=td_modulation, clip=critic.delta_clip
-        )
-        dw = actor.weight_change(mod, elig, rho, lr)
-        actor.apply_change(w_m, dw, wmin, wmax, target)
-        np.testing.assert_allclose(w_k, w_m, rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(mod_k, mod.mean(), rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(abs_dw_k, np.abs(dw).mean(), rtol=1e-12, atol=1e-12)
-        low += int((w_m == wmin).sum())
-        high += int((w_m == wmax).sum())
-    assert low > 100 and high > 100  # both bounds were hit, often
-    if target is not None:  # columns away from the bounds hold their mean
-        free = ((w_m > wmin) & (w_m < wmax)).all(axis=0)
-        np.testing.assert_allclose(w_m.mean(axis=0)[free], target, atol=1e-12)
-
-
-def test_agent_numpy_window_pairs_are_this_rule() -> None:
-    """The agent's NumPy window (``step_numpy``) gives the compiled window's centred pair
-    sums (the kernel's own loops) to 1e-12 on the CartPole preset's network."""
-    from spikerl.agents.config import SNNConfig
-    from spikerl.agents.kernels import window_kernel
-    from spikerl.agents.network import SpikingActorCritic
-
-    if window_kernel() is None:
-        pytest.skip("numba kernels unavailable")
-    import torch
-
-    net = SpikingActorCritic(20, 2, SNNConfig(gap=0.0), torch.Generator().manual_seed(0))
-    state_k = state_m = net.initial_state(2)
-    for k in range(30):
-        phi = np.random.default_rng(k).random((2, 20))
-        out_k, state_k = net.step(
-            phi, state_k, deterministic=False, learn=True, rng=np.random.default_rng(100 + k)
-        )
-        out_m, state_m = net.step_numpy(
-            phi, state_m, deterministic=False, learn=True, rng=np.random.default_rng(100 + k)
-        )
-        np.testing.assert_array_equal(out_k.spikes, out_m.spikes)
-        np.testing.assert_allclose(out_k.z, out_m.z, rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(out_m.z.sum(axis=2), 0.0, atol=1e-12)
 
 
 def test_column_mean_piece_is_the_agents_normalisation() -> None:

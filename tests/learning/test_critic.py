@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from spikerl.learning import TDLambdaCritic
 
@@ -86,62 +85,3 @@ def test_shape_rewards_scale_then_clip() -> None:
     raw = np.array([3, -2], dtype=np.int64)
     out = TDLambdaCritic().shape_rewards(raw)
     assert out.dtype == np.float64 and out.tolist() == [3.0, -2.0]
-
-
-@pytest.mark.parametrize("td_modulation", [True, False])
-def test_agent_update_kernel_is_this_critic(td_modulation: bool) -> None:
-    """The R-STDP agent's fused update kernel computes this module's critic: the values,
-    TD errors and critic weights agree to 1e-12 over 500 random batched steps (rewards
-    scaled and clipped, terminations, masks, a decaying schedule)."""
-    from spikerl.agents.kernels import update_kernel
-
-    kernel = update_kernel()
-    if kernel is None:
-        pytest.skip("numba kernels unavailable")
-    critic = TDLambdaCritic(
-        gamma=0.97, lam=0.7, lr=0.2, reward_scale=0.3, reward_clip=1.5, delta_clip=2.0
-    )
-    rng = np.random.default_rng(0)
-    b, f, n = 3, 10, 4
-    w_crit_k, trace = critic.initial_state(f, b)
-    w_crit_m = w_crit_k.copy()
-    w_actor = rng.normal(0.0, 1.0, (f, n))
-    elig = np.zeros((b, f, n))
-    for k in range(500):
-        phi = rng.random((b, f)) * (rng.random((b, f)) < 0.4)
-        phi_next = rng.random((b, f)) * (rng.random((b, f)) < 0.4)
-        rewards = rng.normal(0.0, 4.0, b)
-        terminated = rng.random(b) < 0.1
-        mask = (rng.random(b) < 0.9).astype(np.float64)
-        rho = 1.0 - k / 1000
-        critic.accumulate(trace, phi)
-        elig = 0.5 * elig + rng.normal(0.0, 0.1, (b, f, n))
-        out = critic.td_error(w_crit_m, phi, phi_next, rewards, terminated, mask)
-        mod, _, value = kernel(
-            phi,
-            phi_next,
-            critic.shape_rewards(rewards),
-            terminated,
-            mask,
-            w_crit_k,
-            w_actor,
-            elig,
-            trace,
-            critic.gamma,
-            critic.delta_clip,
-            td_modulation,
-            critic.step_size(rho, b),
-            1e-3,
-            -5.0,
-            5.0,
-            np.empty(0),
-        )
-        critic.update(w_crit_m, trace, phi, out.delta, rho)
-        np.testing.assert_allclose(value, out.value.mean(), rtol=1e-12, atol=1e-12)
-        if td_modulation:
-            np.testing.assert_allclose(mod, out.delta.mean(), rtol=1e-12, atol=1e-12)
-        else:
-            want = (np.clip(out.reward, -critic.delta_clip, critic.delta_clip) * mask).mean()
-            np.testing.assert_allclose(mod, want, rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(w_crit_k, w_crit_m, rtol=1e-12, atol=1e-12)
-    assert np.abs(w_crit_m).max() > 0.1  # the critic learned

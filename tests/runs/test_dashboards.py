@@ -22,7 +22,7 @@ from spikerl.agents.presets import load_agent_preset
 from spikerl.agents.rstdp import RSTDP
 from spikerl.cli import main
 from spikerl.runs.wandb_log import history as wandb_history
-from agents.parts import private_preset
+from agents.parts import window_preset
 
 SCALARS = {
     "episode/return",
@@ -46,7 +46,7 @@ def _events(folder: Path) -> EventAccumulator:
 
 
 def test_rstdp_tensorboard_log_has_the_panels(tmp_path: Path) -> None:
-    cfg = dataclasses.replace(private_preset("CartPole"), log_every=50)
+    cfg = dataclasses.replace(window_preset("CartPole"), log_every=50)
     model = RSTDP("SpikingPolicy", "CartPole-v1", cfg, seed=0, tensorboard_log=str(tmp_path))
     media = EvalMedia("CartPole", video_dir=tmp_path / "videos")
     eval_cb = EvalCallback(
@@ -75,7 +75,7 @@ def test_rstdp_tensorboard_log_has_the_panels(tmp_path: Path) -> None:
     assert h.num == 50
     assert h.min >= -cfg.learn.delta_clip and h.max <= cfg.learn.delta_clip
     w = ea.Histograms("weights/input->action")[-1].histogram_value
-    assert w.num == model.policy.net.w_np.size
+    assert w.num == model.plastic_weights()["input->action"].size
     tie = [e.value for e in ea.Scalars("snn/tie_fraction")]
     assert all(0.0 <= t <= 1.0 for t in tie)
     img = ea.Images("eval/episode_spikes")[-1]
@@ -239,8 +239,8 @@ def test_recorded_spikes_are_the_ones_that_decided(kind: str) -> None:
     if kind == "parts":
         model, window, per = _parts_model(), 8, 8
     else:
-        model = RSTDP("SpikingPolicy", "CartPole-v1", private_preset("CartPole"))
-        window, per = model.policy.net.snn.sim_steps, model.policy.net.snn.n_per_action
+        model = RSTDP("SpikingPolicy", "CartPole-v1", window_preset("CartPole"))
+        window, per = model.config.snn.sim_steps, model.config.snn.n_per_action
     model.learn(100)
     rec = record_episode(model, gym.make("CartPole-v1", render_mode="rgb_array"), 3, render=False)
     assert rec.spikes is not None and rec.potentials is not None

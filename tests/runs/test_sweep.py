@@ -19,6 +19,10 @@ SPACE = {
     "rstdp.learn.lr_actor": {"loguniform": [0.001, 3.0]},
     "rstdp.snn.noise_std": {"uniform": [0.3, 4.0]},
 }
+#: SPACE and the competition's strength: strong inhibition makes a 2000-step trial play one
+#: action (return 9), weak inhibition leaves ties and mixed play, so ASHA has returns to rank
+#: and stops trials (SPACE alone: every trial runs to the end, so one can be cut mid-way)
+RANKED = {**SPACE, "rstdp.snn.w_inh": {"uniform": [0.0, 2.0]}}
 BUDGET = [
     "--env",
     "CartPole",
@@ -36,11 +40,10 @@ BUDGET = [
     # weight normalisation makes every such short trial play one action (return 9)
     "--set",
     "rstdp.learn.weight_norm=false",
-    # and on the core-built actor every 2000-step trial plays one action too (returns 9-10
-    # whatever the rates), so ASHA has nothing to rank: the machinery is tested on the
-    # private network, whose short trials differ
-    "--set",
-    "rstdp.stack=private",
+    # and with the preset's timing and rule (input one step late, per-step eligibility
+    # decay) every 2000-step trial plays one action too (returns 9-10 whatever the rates),
+    # so ASHA has nothing to rank: the machinery is tested with input in its own window and
+    # the windowed rule, whose short trials differ
     "--set",
     "rstdp.snn.input_lead=true",
     "--set",
@@ -55,7 +58,7 @@ def _space(tmp_path: Path, data: object = SPACE) -> Path:
 
 
 def test_sweep_stops_bad_trials_and_writes_a_preset_that_trains(tmp_path: Path) -> None:
-    argv = ["sweep", *BUDGET, "--space", str(_space(tmp_path)), "--trials", "4"]
+    argv = ["sweep", *BUDGET, "--space", str(_space(tmp_path, RANKED)), "--trials", "4"]
     assert main([*argv, "--max-concurrent", "1", "--runs-dir", str(tmp_path / "sw")]) == 0
     (sweep,) = (tmp_path / "sw").iterdir()
     summary = json.loads((sweep / "summary.json").read_text())

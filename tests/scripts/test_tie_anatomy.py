@@ -9,7 +9,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
-from agents.parts import private_preset
+from agents.parts import window_preset
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -51,7 +51,7 @@ def test_anatomy_of_a_saved_model(tmp_path: pathlib.Path) -> None:
     model = RSTDP(
         "SpikingPolicy",
         make_vec_env("CartPole-v1", n_envs=1, seed=0),
-        private_preset("CartPole"),
+        window_preset("CartPole"),
         seed=0,
     )
     model.learn(500)

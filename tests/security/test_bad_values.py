@@ -9,7 +9,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
-from agents.parts import private_preset
+import torch
+from agents.parts import window_preset
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
@@ -57,7 +58,7 @@ def _model(poison_env: int | None, at: int = 40, what: str = "observation") -> R
         return Poison(env, at, what) if k == poison_env else env
 
     venv = make_vec_env("CartPole-v1", n_envs=2, seed=3, wrapper_class=wrap)
-    return RSTDP("SpikingPolicy", venv, private_preset("CartPole"), seed=3)
+    return RSTDP("SpikingPolicy", venv, window_preset("CartPole"), seed=3)
 
 
 @pytest.mark.parametrize("what", ["observation", "reward"])
@@ -71,9 +72,10 @@ def test_nan_during_learn_is_refused_before_any_weight_change(what: str) -> None
     clean = _model(poison_env=None)
     clean.learn(1000, callback=StopAt(78))  # 2 envs: steps 2, 4, ..., 78
     assert clean.num_timesteps == 78 == bad.num_timesteps
-    np.testing.assert_array_equal(bad.policy.net.w_np, clean.policy.net.w_np)
-    np.testing.assert_array_equal(bad.policy.net.critic_np, clean.policy.net.critic_np)
-    assert np.isfinite(bad.policy.net.w_np).all()
+    w_bad = bad.plastic_weights()["input->action"]
+    np.testing.assert_array_equal(w_bad, clean.plastic_weights()["input->action"])
+    np.testing.assert_array_equal(bad.learner.critic, clean.learner.critic)
+    assert np.isfinite(w_bad).all()
 
 
 def test_predict_refuses_nan_and_foreign_shapes() -> None:
@@ -97,8 +99,9 @@ def test_checkpoint_refuses_non_finite_weights(tmp_path: Path) -> None:
     model = RSTDP("SpikingPolicy", make_vec_env("CartPole-v1", n_envs=1, seed=0), seed=0)
     save_resumable(model, tmp_path)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    model.policy.net.w_np[0, 0] = np.nan
-    with pytest.raises(NonFiniteError, match=r"parameter policy\.net\.weight holds 1 non-finite"):
+    with torch.no_grad():
+        model.policy.network.projection("input->action").weight[0, 0] = np.nan
+    with pytest.raises(NonFiniteError, match=r"parameter policy\.network\..*weight holds 1 non-f"):
         save_resumable(model, tmp_path)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 

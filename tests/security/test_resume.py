@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from agents.parts import private_preset
+from agents.parts import window_preset
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
@@ -92,7 +92,7 @@ class Progress(BaseCallback):
 
 def _model() -> RSTDP:
     venv = make_vec_env("CartPole-v1", n_envs=1, seed=4)
-    return RSTDP("SpikingPolicy", venv, private_preset("CartPole"), seed=4)
+    return RSTDP("SpikingPolicy", venv, window_preset("CartPole"), seed=4)
 
 
 def test_longer_resume_follows_the_longer_schedule(tmp_path: Path) -> None:
@@ -118,7 +118,8 @@ def test_longer_resume_follows_the_longer_schedule(tmp_path: Path) -> None:
         assert p == pytest.approx(1 - t / 1200, abs=1e-12)
     assert p_first.seen[300] == pytest.approx(1 - 300 / 600)
     # the weights differ from the straight run: its first 600 steps had another schedule
-    assert not np.array_equal(resumed.policy.net.w_np, straight.policy.net.w_np)
+    w = "input->action"
+    assert not np.array_equal(resumed.plastic_weights()[w], straight.plastic_weights()[w])
 
 
 def _train_cmd(runs: Path, timesteps: int) -> list[str]:

@@ -1,35 +1,20 @@
-"""The spiking actor of the R-STDP agent and its linear TD(lambda) critic.
+"""NumPy reference of the R-STDP agent's former private network and learner.
 
-Actor: ``F`` input neurons (population-coded features, Bernoulli spikes with probability
-``phi_i * input_rate`` per simulation step) project densely to ``A`` action populations of
-``n_per_action`` LIF neurons each; the populations inhibit each other. Per environment step
-the network runs ``T = sim_steps`` steps of ``dt`` ms (window path: one matrix product for
-the whole window, then a scan of the neurons)::
+Until the agent ran on core parts it had its own NumPy/numba actor and learner
+(``spikerl/agents/network.py``, ``learner.py``, ``kernels.py``). They were removed once every
+preset ran on the core; their NumPy paths live on here as the reference that
+``test_stack_equivalence.py`` holds the core actor to (the same spikes, eligibility and
+weights window for window; the same distributions with the random draws on).
 
-    I[t]   = s_in[t] @ W - w_inh * (spikes of the other populations at t-1) + noise[t]
-    v[t]   = v_rest + (v[t-1] - v_rest) * exp(-dt / tau_mem) + I[t]           (mV)
-    s[t]   = v[t] >= v_thresh;  v[t] <- v_reset where s[t]
+Actor: ``F`` Bernoulli inputs (probability ``phi * input_rate`` per step) -> ``A``
+populations of ``n_per_action`` LIF neurons inhibiting each other, per step
 
-The action is what the declared decoder (:mod:`spikerl.decoders.vote`) reads from the
-action populations: by default the population with the most spikes in the window, ties
-broken by a seeded uniform draw (never by input currents); ``readout="potential"`` reads the
-summed membrane potentials at the end of the window instead.
+    I[t] = s_in[t] @ W - w_inh * (spikes of the other populations at t-1) + noise[t]
+    v[t] = v_rest + (v[t-1] - v_rest) exp(-dt / tau_mem) + I[t]     (mV)
 
-Plasticity (MSTDPET, Florian 2007; window mode): STDP pairs in the window give
-
-    Z_ij = a_plus * sum_t x_pre_i[t] s_post_j[t] - a_minus * sum_t s_pre_i[t] x_post_j[t-1]
-
-with ``x`` exponential traces (``tau_pre``, ``tau_post``); this is the core's
-:class:`~spikerl.learning.PostPre` pair sum with ``A- exp(dt / tau_post)`` in place of
-``A-`` (the core reads the post trace decayed to step ``t``; tested equal). With
-``center`` the mean over the action neurons is subtracted (actual minus average firing,
-so the losing population gets the opposite sign). The eligibility trace decays per
-environment step, ``e <- gamma * lam_actor * e + Z``, and the third factor is the critic's TD error
-``delta = r + gamma * V(s') - V(s)`` (or the raw reward): ``dW = lr_actor * delta * e``
-(:mod:`spikerl.learning.actor` is the rule's reference: pair sums, centring, eligibility,
-weight change, bounds and per-neuron normalisation).
-The critic is linear on the same features, ``V(s) = w_c . phi(s)``, learned by TD(lambda).
-No gradient flows through the actor.
+then the windowed MSTDPET pair sums (centred), eligibility ``e <- gamma lam e + Z``, the
+TD(lambda) critic's error as third factor and ``dW = lr delta e``
+(:mod:`spikerl.learning.actor`).
 """
 
 from __future__ import annotations
@@ -41,8 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from spikerl.agents.config import SNNConfig
-from spikerl.agents.kernels import window_kernel, window_params
+from spikerl.agents.config import LearnConfig, Modulation, SNNConfig, UpdateStats
+from spikerl.agents.features import FeatureMap
 from spikerl.decoders.vote import Decision, group_scores, vote
 from spikerl.learning import actor
 from spikerl.learning.critic import TDLambdaCritic
@@ -101,13 +86,8 @@ class StepOutput(NamedTuple):
 class SpikingActorCritic(nn.Module):
     """Spiking actor (mutually inhibiting action populations) plus a linear critic.
 
-    The weights live in torch parameters (saved by ``state_dict``); the window step and
-    the update work on zero-copy NumPy views of them in one compiled kernel each
-    (:mod:`spikerl.agents.kernels`; NumPy reference :meth:`step_numpy`). At batch 1 the
-    per-operation dispatch cost dominates: torch ops cost about 5x the NumPy step, and the
-    NumPy step about 3.3x the kernel (Breakout preset, learning: 120-180 us -> 37-54 us per
-    window, random draws included).
-    The module therefore stays on the CPU.
+    The weights live in torch parameters; the window step and the update work on
+    zero-copy NumPy views of them.
 
     Args:
         n_features: Input features ``F``.
@@ -155,11 +135,6 @@ class SpikingActorCritic(nn.Module):
         self._gap_post = dpost**n_gap
         self._thr = snn.v_thresh - snn.v_rest
         self._reset = snn.v_reset - snn.v_rest
-        self._window_params = window_params(
-            t, snn.input_rate, snn.n_per_action, self._decay, self._thr, self._reset,
-            snn.w_inh, snn.gap > 0, self._gap_v, self._gap_pre, self._gap_post, dpre, dpost,
-            snn.a_plus, snn.a_minus, snn.center,
-        )  # fmt: skip
 
     def _view(self, t: torch.Tensor) -> np.ndarray:
         key = (id(t), t.data_ptr())
@@ -220,43 +195,9 @@ class SpikingActorCritic(nn.Module):
         learn: bool,
         rng: np.random.Generator,
     ) -> tuple[StepOutput, ActorState]:
-        """Run one window of ``T`` steps for features ``phi [B, F]``.
-
-        Deterministic mode drives the actor with the expected input ``phi * input_rate``
-        and no membrane noise. The compiled kernel (:mod:`spikerl.agents.kernels`) runs the
-        window when numba is available; :meth:`step_numpy` is the reference (same random
-        draws, same spikes, sums equal up to rounding order).
-        """
+        """Run one window of ``T`` steps for features ``phi [B, F]`` (:meth:`step_numpy`)."""
         self._check_inputs(phi, state)
-        kernel = window_kernel()
-        if kernel is None:
-            return self.step_numpy(phi, state, deterministic=deterministic, learn=learn, rng=rng)
-        c = self.snn
-        t_steps = c.sim_steps
-        b, f = phi.shape
-        empty = np.zeros((0, 0, 0))
-        uniform = empty if deterministic else rng.random((t_steps, b, f))
-        if deterministic or c.noise_std <= 0:
-            noise = empty
-        else:
-            noise = rng.normal(0.0, c.noise_std, (t_steps, b, self.n_neurons))
-        counts, z, rate, spikes, v, prev, x_pre, x_post = kernel(
-            np.ascontiguousarray(phi, dtype=np.float64),
-            uniform,
-            noise,
-            self.w_np,
-            np.ascontiguousarray(state.v, dtype=np.float64),
-            np.ascontiguousarray(state.spikes, dtype=np.float64),
-            np.ascontiguousarray(state.x_pre, dtype=np.float64),
-            np.ascontiguousarray(state.x_post, dtype=np.float64),
-            self._window_params,
-            learn,
-        )
-        d = self.decide(counts, v, rng)
-        out = StepOutput(
-            d.actions, counts, z if learn else np.zeros(0), rate, spikes, d.tied, d.margin
-        )
-        return out, ActorState(v=v, spikes=prev, x_pre=x_pre, x_post=x_post)
+        return self.step_numpy(phi, state, deterministic=deterministic, learn=learn, rng=rng)
 
     def decide(self, counts: np.ndarray, v_end: np.ndarray, rng: np.random.Generator) -> Decision:
         """The decoder's decision from the window's counts ``[B, A]`` and end potentials
@@ -267,7 +208,7 @@ class SpikingActorCritic(nn.Module):
 
     def _check_inputs(self, phi: np.ndarray, state: ActorState) -> None:
         """Raise ``ValueError`` unless ``phi`` is ``[B, F]`` and ``state`` matches it (the
-        compiled window does not bounds-check)."""
+        window does not bounds-check)."""
         if phi.ndim != 2 or phi.shape[1] != self.n_features:
             raise ValueError(
                 f"features: expected shape [B, {self.n_features}], got {list(phi.shape)}"
@@ -333,3 +274,171 @@ class SpikingActorCritic(nn.Module):
         rate = spikes.sum(axis=(0, 2)) / (t_steps * self.n_neurons)
         d = self.decide(counts, v, rng)
         return StepOutput(d.actions, counts, z, rate, spikes, d.tied, d.margin), new_state
+
+
+class RSTDPLearner:
+    """Act-and-learn state machine for a batch of ``n_envs`` environments.
+
+    Args:
+        net: The spiking actor and critic (weights are updated in place).
+        features: Observation feature map.
+        learn: Learning constants.
+        n_envs: Batch size.
+        rng: Source of the input spikes and membrane noise.
+    """
+
+    def __init__(
+        self,
+        net: SpikingActorCritic,
+        features: FeatureMap,
+        learn: LearnConfig,
+        n_envs: int,
+        rng: np.random.Generator,
+    ) -> None:
+        self.net = net
+        self.features = features
+        self.learn = learn
+        self.n_envs = n_envs
+        self.rng = rng
+        self.td = learn.critic()
+        self.actor_state: ActorState = net.initial_state(n_envs)
+        self.learn_state: LearnState = net.initial_learn_state(n_envs)
+        self._phi: np.ndarray | None = None
+        self._phi_next: np.ndarray | None = None
+        self._stale: np.ndarray | None = None
+        self._col_target: tuple[SNNConfig, np.ndarray] | None = None  # (constants, target)
+        self.last: StepOutput | None = None
+
+    def forget_observations(self) -> None:
+        """Drop cached features (call when the environments were reset from outside)."""
+        self._phi_next = None
+        self._stale = None
+
+    def reset(self, episode_start: np.ndarray) -> None:
+        """Clear the network state and traces of environments whose episode starts."""
+        if episode_start.any():
+            self.actor_state = SpikingActorCritic.reset_state(self.actor_state, episode_start)
+            starts = episode_start.astype(bool)
+            self.learn_state.elig[starts] = 0.0
+            self.td.reset(self.learn_state.z_critic, starts)
+
+    def act(self, obs: np.ndarray, *, learn: bool = True) -> np.ndarray:
+        """Choose actions for observations ``[B, ...]`` (stochastic), accumulating STDP.
+
+        ``obs`` must be the observations that followed the last ``update`` (if any): the
+        features computed there for bootstrapping are reused where no episode ended.
+        """
+        phi = self._phi_next
+        if phi is None or self._stale is None:
+            phi = self.features(obs)
+        elif self._stale.any():
+            phi = phi.copy()
+            phi[self._stale] = self.features(obs[self._stale])
+        self._phi_next = None
+        return self.run_window(phi, deterministic=False, learn=learn).actions
+
+    def run_window(self, phi: np.ndarray, *, deterministic: bool, learn: bool) -> StepOutput:
+        """Run the spiking window on features ``phi [B, F]``; when learning, decay the
+        eligibility traces by ``gamma lambda`` and add the window's STDP pairs."""
+        out, self.actor_state = self.net.step(
+            phi, self.actor_state, deterministic=deterministic, learn=learn, rng=self.rng
+        )
+        if learn:
+            elig, zc = self.learn_state
+            actor.accumulate_eligibility(elig, out.z, self.learn.gamma * self.learn.lam_actor)
+            self.td.accumulate(zc, phi)
+        self._phi = phi
+        self.last = out
+        return out
+
+    def update(
+        self,
+        rewards: np.ndarray,
+        bootstrap_obs: np.ndarray,
+        terminated: np.ndarray,
+        lr_fraction: float = 1.0,
+        stale: np.ndarray | None = None,
+        mask: np.ndarray | None = None,
+    ) -> UpdateStats:
+        """Apply the three-factor update for the transition that ``act`` started.
+
+        Args:
+            rewards: Rewards ``[B]``.
+            bootstrap_obs: The next observations ``[B, ...]``: for an episode that ended,
+                its final observation (not the reset one).
+            terminated: True where the episode ended in a terminal state (no bootstrap);
+                a truncated episode still bootstraps from its final observation.
+            lr_fraction: Multiplier of both learning rates (schedule).
+            stale: True where ``bootstrap_obs`` is not the observation the next ``act``
+                sees (episode ended, env reset); None means all stale.
+            mask: False where the step was no real transition (a vector env's autoreset
+                step): no plasticity there.
+        """
+        if stale is None:
+            stale = np.ones(len(rewards), dtype=bool)
+        if self._phi is None:
+            raise RuntimeError("update() called before act()")
+        b = self._phi.shape[0]
+        for name, arr in (("rewards", rewards), ("terminated", terminated), ("mask", mask)):
+            if arr is not None and np.shape(arr) != (b,):
+                raise ValueError(
+                    f"update(): {name} must have shape [{b}] (one per environment), got "
+                    f"{list(np.shape(arr))}"
+                )
+        phi_next = self.features(bootstrap_obs)
+        if phi_next.shape != self._phi.shape:
+            raise ValueError(
+                f"update(): bootstrap observations give features {list(phi_next.shape)}, "
+                f"expected {list(self._phi.shape)} (one observation per environment)"
+            )
+        stats = self._update_numpy(phi_next, rewards, terminated, lr_fraction, mask)
+        self._phi_next = phi_next
+        self._stale = stale
+        return stats
+
+    def _col_mean(self) -> np.ndarray:
+        """Target mean weight of each action neuron under ``weight_norm`` ``[N]`` (empty: off).
+
+        With normalisation each neuron's weights are shifted after every update so that
+        ``mean_f W[f, n] = g_n (w_init_low + w_init) / 2`` (mV per spike), the mean of its
+        initial distribution (``g_n`` its gain, ``snn.gain_spread``; 1 by default): a
+        neuron's total drive for population-coded input stays put, and the populations
+        compete through the pattern of their weights, not their size.
+        """
+        if not self.learn.weight_norm:
+            return np.empty(0)
+        snn = self.net.snn
+        if self._col_target is None or self._col_target[0] is not snn:  # once per constants
+            target = 0.5 * (snn.w_init_low + snn.w_init) * snn.gains(self.net.n_actions)
+            self._col_target = (snn, target)
+        return self._col_target[1]
+
+    def _update_numpy(
+        self,
+        phi_next: np.ndarray,
+        rewards: np.ndarray,
+        terminated: np.ndarray,
+        lr_fraction: float,
+        mask: np.ndarray | None,
+    ) -> UpdateStats:
+        """NumPy path of the update (see :meth:`update`): the critic's TD error and step
+        (:class:`~spikerl.learning.critic.TDLambdaCritic`), then the actor's
+        ``dW = rho lr_actor / (F B) sum_b m_b e_b`` with bounds and normalisation
+        (:mod:`spikerl.learning.actor`)."""
+        assert self._phi is not None
+        lc = self.learn
+        net = self.net
+        phi = self._phi
+        crit = net.critic_np
+        ls = self.learn_state
+        td, v, r = self.td.td_error(crit, phi, phi_next, rewards, terminated, mask)
+        mod = actor.third_factor(
+            td, r, mask, td_error=lc.modulation is Modulation.TD_ERROR, clip=lc.delta_clip
+        )
+        self.td.update(crit, ls.z_critic, phi, td, lr_fraction)
+        dw = actor.weight_change(mod, ls.elig, lr_fraction, lc.lr_actor)
+        target = self._col_mean()
+        actor.apply_change(
+            net.w_np, dw, net.snn.wmin, net.snn.wmax, target if target.size else None
+        )
+        return UpdateStats(float(mod.mean()), float(np.abs(dw).mean()), float(v.mean()))
