@@ -92,6 +92,12 @@ MOVED: dict[str, str] = {
     "spikerl.agents.features.PixelGrid": "spikerl.encoders.pixels.PixelGrid",
     "spikerl.agents.features.GaussianFieldsConfig": "spikerl.encoders.fields.GaussianFieldsConfig",
     "spikerl.agents.features.GaussianFields": "spikerl.encoders.fields.GaussianFields",
+    # the agent's former private network (spikerl.agents.legacy upgrades its zips)
+    "spikerl.agents.network.SNNConfig": "spikerl.agents.config.SNNConfig",
+    "spikerl.agents.network.LearnConfig": "spikerl.agents.config.LearnConfig",
+    "spikerl.agents.network.Modulation": "spikerl.agents.config.Modulation",
+    "spikerl.agents.network.Eligibility": "spikerl.agents.config.Eligibility",
+    "spikerl.agents.rstdp.SpikingPolicy": "spikerl.agents.core_policy.NetworkPolicy",
 }
 
 

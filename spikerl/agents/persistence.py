@@ -45,6 +45,7 @@ from typing import Any, TypeVar
 
 import torch
 
+from spikerl.agents.legacy import upgrade_data, upgrade_params
 from spikerl.codec import CodecError, arrays_to_npz, decode, encode, npz_to_arrays
 
 _M = TypeVar("_M")
@@ -271,7 +272,7 @@ def read_model_zip(
                     f"{name}: unknown zip entry {entry!r} (spikerl model zips hold only data, "
                     f"{ARRAYS}, *.pth tensors and SB3's version/system-info text)"
                 )
-        raw = _parse_data(name, _read(zf, name, DATA))
+        raw = upgrade_data(_parse_data(name, _read(zf, name, DATA)))
         _refuse_pickles(name, raw, custom)
         try:
             blob = _read(zf, name, ARRAYS) if ARRAYS in names else None
@@ -384,12 +385,18 @@ def load_model(
         if force_reset:
             data["_last_obs"] = None
         data["n_envs"] = env.num_envs
+    private = bool(data.pop("_private_network", False))  # the former private network's zip
     model: Any = cls(  # type: ignore[call-arg]
         policy=data["policy_class"], env=env, device=device, _init_setup_model=False
     )
     model.__dict__.update(data)
     model.__dict__.update(kwargs)
     model._setup_model()
+    if private:
+        try:
+            params, model._private_critic = upgrade_params(model, params, name)
+        except ValueError as exc:
+            raise CheckpointError(str(exc)) from None
     try:
         model.set_parameters(params, exact_match=True, device=device)
     except (RuntimeError, ValueError, KeyError) as exc:

@@ -300,6 +300,9 @@ class RSTDP(BaseAlgorithm):
             **kwargs,
         )
         model._make_learner()
+        critic = model.__dict__.pop("_private_critic", None)  # spikerl.agents.legacy
+        if critic is not None:
+            model.learner.critic[:] = critic
         return model
 
     def set_env(self, env: GymEnv, force_reset: bool = True) -> None:
