@@ -29,9 +29,10 @@ dimensionless (``m`` in the critic's scaled reward units); ``lr`` in mV per unit
 
 State is explicit: the caller owns the float64 arrays (the agent keeps ``W`` in a torch
 parameter and passes a zero-copy view). Functions named for an in-place change say so and
-return nothing or the change; the others are pure. The R-STDP agent's compiled update
-(:func:`spikerl.agents.kernels.update_kernel`) fuses steps 3-5 with the critic for speed;
-this module is its reference (tested to 1e-12), and the agent's NumPy path calls it.
+return nothing or the change; the others are pure. The R-STDP agent's learner
+(:class:`spikerl.agents.core_policy.NetworkLearner`) takes its third factor and centring
+from here; the weight change itself runs through :class:`~spikerl.learning.Plasticity`
+(tested equal to this module's in ``tests/learning/test_actor.py``).
 """
 
 from __future__ import annotations

@@ -27,9 +27,8 @@ Units: ``V`` and ``delta`` are in (scaled) reward units; ``phi`` is dimensionles
 State is explicit: the weights ``[F]`` and the trace ``[B, F]`` are float64 arrays the
 caller owns (the R-STDP agent keeps its weights in a torch parameter and passes a
 zero-copy view). The methods that learn change these arrays in place, as documented on
-each; the others are pure. The R-STDP agent's compiled update
-(:func:`spikerl.agents.kernels.update_kernel`) fuses steps 3 and 4 with the actor's
-update for speed; this module is its reference (tested to 1e-12).
+each; the others are pure. The R-STDP agent's learner
+(:class:`spikerl.agents.core_policy.NetworkLearner`) calls it for every update.
 """
 
 from __future__ import annotations
