@@ -58,7 +58,7 @@ from spikerl.core.neurons import Input
 from spikerl.core.projections import DenseProjection, LateralProjection, Projection, Sign
 from spikerl.decoders.argmax import PopulationVoteDecoder
 from spikerl.decoders.base import DiscreteDecoder, TieBreak
-from spikerl.decoders.vote import vote
+from spikerl.decoders.vote import Readout, group_scores, vote
 from spikerl.encoders.base import Encoder
 from spikerl.encoders.feature_map import FeatureEncoder
 from spikerl.encoders.population import GaussianPopulationEncoder
@@ -83,6 +83,7 @@ NETWORK_POLICY_KWARGS = frozenset(
         "critic_input",
         "gap",
         "input_lead",
+        "readout",
     }
 )
 
@@ -234,6 +235,12 @@ class NetworkPolicy(BasePolicy):
             window steps ``0..T-1``, the observation's own window. Off (default): step
             ``t``'s input arrives at ``t + 1``, and the first step of a window receives what
             was in flight from the previous one (nothing after a silent ``gap``).
+        readout: What a :class:`~spikerl.decoders.PopulationVoteDecoder` reads from each
+            action group: ``"counts"`` (default), its spike count in the window, or
+            ``"potential"``, the summed membrane potential of its neurons at the window's
+            end (mV above rest, :func:`spikerl.decoders.vote.group_scores`; the output
+            population must be LIF-like, with ``v`` and ``v_rest``). Ties by a seeded draw
+            either way; ``tied`` and ``margin`` (mV) are of the readout's scores.
 
     Raises:
         TypeError, ValueError: parts of the wrong type or sizes that do not fit; a
@@ -260,6 +267,7 @@ class NetworkPolicy(BasePolicy):
         critic_input: str = "spikes",
         gap: float = 0.0,
         input_lead: bool = False,
+        readout: Readout | str = Readout.COUNTS,
     ) -> None:
         super().__init__(observation_space, action_space)
         if not isinstance(network, Network):
@@ -318,6 +326,21 @@ class NetworkPolicy(BasePolicy):
             raise ValueError(f"gap must be a finite number of ms >= 0, got {gap!r}")
         self.gap = float(gap)
         self.input_lead = bool(input_lead)
+        try:
+            self.readout = Readout(readout)
+        except ValueError:
+            raise ValueError(
+                f"readout must be one of {[r.value for r in Readout]}, got {readout!r}"
+            ) from None
+        if self.readout is Readout.POTENTIAL:
+            out_pop = network.population(self.output)
+            if type(decoder) is not PopulationVoteDecoder or not hasattr(out_pop, "params"):
+                raise ValueError(
+                    "readout='potential' needs a PopulationVoteDecoder over a population "
+                    f"with membrane potentials (LIF-like), got {type(decoder).__name__} over "
+                    f"{type(out_pop).__name__}"
+                )
+            self._v_rest = float(getattr(out_pop.params, "v_rest", 0.0))
         if self.gap > 0:  # every population must relax in closed form: fail now, not later
             network.relax_state(network.initial_state(1), self.gap)
         unknown_center = [c for c in center if c not in self.plastic]
@@ -484,7 +507,29 @@ class NetworkPolicy(BasePolicy):
         if stochastic and self.noise:
             inputs.update(self.noise_currents(T, B, generator))
         record = plan.run_window(inputs, learn=learn)
-        return self.decode(record[self.output].reshape(T, B, -1), generator)
+        out = record[self.output].reshape(T, B, -1)
+        if self.readout is Readout.POTENTIAL:
+            v_end = plan.state.neurons[self.output].v.reshape(B, -1)
+            return self.decode_potential(out, v_end, generator)
+        return self.decode(out, generator)
+
+    def decode_potential(
+        self, out: torch.Tensor, v_end: torch.Tensor, generator: torch.Generator
+    ) -> WindowOutput:
+        """Decision by the summed end-of-window potential of each action group
+        (``readout="potential"``): scores ``sum_{n in group a} (v_n - v_rest)`` (mV), ties
+        by the draws ``torch.rand(B, generator)``; counts and rates are still reported."""
+        dec = self.decoder
+        assert isinstance(dec, PopulationVoteDecoder)
+        spikes = out.detach().cpu().to(torch.float64).numpy()
+        T, B, n = spikes.shape
+        counts = spikes.sum(axis=0).reshape(B, dec.n_actions, -1).sum(axis=2)
+        v = v_end.detach().cpu().to(torch.float64).numpy() - self._v_rest
+        scores = group_scores(Readout.POTENTIAL, counts, v, n // dec.n_actions)
+        d = vote(scores, torch.rand(B, generator=generator).numpy())
+        rate = spikes.mean(axis=(0, 2)).astype(np.float32)
+        slots = T * n / dec.n_actions
+        return WindowOutput(d.actions, counts, rate, d.tied, d.margin, slots, spikes.copy())
 
     def decode(self, out: torch.Tensor, generator: torch.Generator) -> WindowOutput:
         """Decision from the action population's spikes ``[T, B, n_out]``.

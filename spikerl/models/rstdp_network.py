@@ -164,8 +164,7 @@ def build_population_policy(
     step's spikes arrive at the gap's first step, as in the private network.
 
     Raises:
-        ValueError: for settings the core stack does not build (the ``potential``
-            readout) or spaces it cannot serve (non-``Discrete`` actions).
+        ValueError: for spaces it cannot serve (non-``Discrete`` actions).
     """
     from spikerl.agents.config import Eligibility
     from spikerl.core.neurons.lif import LIFParams
@@ -175,12 +174,6 @@ def build_population_policy(
 
     if not isinstance(action_space, spaces.Discrete):
         raise ValueError(f"the population policy needs Discrete actions, got {action_space}")
-    if Readout(snn.readout) is not Readout.COUNTS:
-        raise ValueError(
-            f"the population policy decides by spike counts; snn.readout={snn.readout!r} "
-            f"(the end-of-window membrane potential) is not built on the core: use "
-            f"snn.readout=counts"
-        )
     n_actions = int(action_space.n)
     k = int(snn.n_per_action)
     n = n_actions * k
@@ -238,4 +231,5 @@ def build_population_policy(
         "critic_input": "probabilities",
         "gap": float(snn.gap),
         "input_lead": bool(snn.input_lead),
+        "readout": Readout(snn.readout),
     }
