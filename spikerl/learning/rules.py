@@ -426,6 +426,21 @@ class DiehlCook2015(LearningRule):
     def post_trace(self) -> TraceParams:
         return _trace(self.tau_post, self.mode)
 
+    def window_delta(
+        self,
+        projection: Projection,
+        pre_spikes: Tensor,
+        post_spikes: Tensor,
+        traces: TraceState | None,
+        dt: float,
+        reduction: Reduction,
+    ) -> tuple[Tensor, TraceState] | None:
+        """Event-driven over postsynaptic spikes (:func:`~spikerl.learning.post_events.
+        diehl_cook_window`) for dense projections from fresh traces; ``None`` elsewhere."""
+        from spikerl.learning.post_events import diehl_cook_window
+
+        return diehl_cook_window(self, projection, pre_spikes, post_spikes, traces, dt, reduction)
+
     def _delta(
         self,
         projection: Projection,

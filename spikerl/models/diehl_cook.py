@@ -44,7 +44,9 @@ output spike, ~25 per image, instead of 350 steps; per sample in numpy on CPU, w
 small-array operations cost ~1 us instead of torch's ~10 us), exactly reproducing the stepwise
 :func:`~spikerl.core.neurons.diehl_cook_step` (tested). The weight change is computed from
 the postsynaptic spike events and the pre-traces at those times, equal to the rule's dense
-window computation (tested).
+window computation (tested): it is the rule's own window method
+(:meth:`spikerl.learning.rules.DiehlCook2015.window_delta`), reached through a
+:class:`~spikerl.learning.Plasticity` binding.
 """
 
 from __future__ import annotations
@@ -67,9 +69,10 @@ from spikerl.core.neurons import DiehlCook, DiehlCookParams, Input
 from spikerl.core.projections import DenseProjection, Sign
 from spikerl.decoders.labels import all_activity, assign_labels, proportion_weighting
 from spikerl.encoders.poisson import bernoulli_train
-from spikerl.learning.activity import Reduction, compute_activity
+from spikerl.learning.activity import Reduction
+from spikerl.learning.plasticity import Plasticity
 from spikerl.learning.rules import DiehlCook2015 as DiehlCook2015Rule
-from spikerl.learning.traces import TraceMode, TraceParams, trace_window
+from spikerl.learning.traces import TraceParams, trace_window
 
 __all__ = [
     "DiehlCook2015",
@@ -77,7 +80,6 @@ __all__ = [
     "Readout",
     "classification_report",
     "diehl_cook_scan",
-    "stdp_window_delta",
 ]
 
 ExtraCurrent = Callable[[Tensor, int], Tensor | None]
@@ -480,80 +482,6 @@ def diehl_cook_scan(
     return spikes, theta_end
 
 
-@torch.no_grad()
-def stdp_window_delta(
-    rule: DiehlCook2015Rule,
-    projection: DenseProjection,
-    pre: Tensor,
-    post: Tensor,
-    dt: float = 1.0,
-) -> Tensor:
-    """The rule's weight change over one window, summed over the batch, from spike events.
-
-    Equal to ``rule.delta`` on :func:`~spikerl.learning.activity.compute_activity` with
-    ``Reduction.SUM`` (tested), but computed from the few postsynaptic spikes:
-
-        LTP[k, n] = sum_{(t, b, n) spikes} (x_pre[t, b, k] - x_tar)
-        LTD[k, n] = sum_{(t, b, n) spikes} y_pre[t, b, k],  y_pre[t] = sum_{u > t} a^(u-t) s_pre[u]
-
-    (``sum_u s_pre[u] x_post^-[u] = sum_t s_post[t] y_pre[t]`` with ``a = exp(-dt / tau_post)``),
-    then ``dw = eta_post LTP (wmax - w)^mu - eta_pre LTD``. Both traces are needed only at
-    the ~20 postsynaptic spike times: rows of decay weights ``[2E, T]`` times the window's
-    input spikes ``[T, K]``, one product per batch element. Rules with nearest-spike
-    (``SET``) traces use the dense computation.
-
-    Args:
-        rule: The Diehl & Cook rule (its rates, offset and trace constants).
-        projection: The dense projection that learns.
-        pre: Presynaptic spikes as they arrive ``[T, B, K]``.
-        post: Postsynaptic spikes ``[T, B, N]`` (0/1).
-        dt: Step (ms).
-
-    Returns:
-        ``dw`` of the weight's shape ``[K, N]`` (weight units).
-    """
-    w = projection.weight
-    if rule.mode is not TraceMode.ADD:
-        act, _ = compute_activity(projection, pre, post, rule.pre_trace, rule.post_trace, dt)
-        return rule.delta(projection, act, reduction=Reduction.SUM).dw
-    T, B, K = pre.shape
-    N = post.shape[2]
-    dw = torch.zeros(K, N, dtype=w.dtype, device=w.device)
-    pre_f = pre.to(w.dtype)
-    u = torch.arange(T, device=w.device, dtype=torch.float64)
-    ltp = torch.zeros_like(dw)
-    ltd = torch.zeros_like(dw)
-    for b in range(B):
-        t, n = post[:, b].nonzero(as_tuple=True)
-        if t.numel() == 0:
-            continue
-        vals = post[t, b, n].to(w.dtype)
-        onehot = torch.zeros(t.numel(), N, dtype=w.dtype, device=w.device)
-        onehot[torch.arange(t.numel(), device=w.device), n] = vals
-        # Rows of decay weights per post spike: the causal pre trace at t_s (u <= t_s) and
-        # the anti-causal one (u > t_s), read from the window's spikes in one product.
-        lag = t.to(torch.float64).unsqueeze(1) - u.unsqueeze(0)  # t_s - u  [E, T]
-        causal = torch.where(
-            lag >= 0, rule.pre_trace.scale * torch.exp(-lag * dt / rule.pre_trace.tau), 0.0
-        )
-        anti = torch.where(
-            lag < 0, rule.post_trace.scale * torch.exp(lag * dt / rule.post_trace.tau), 0.0
-        )
-        traces = torch.cat([causal, anti]).to(w.dtype) @ pre_f[:, b]  # [2E, K]
-        E = t.numel()
-        ltp += (traces[:E] - rule.x_tar).T @ onehot
-        ltd += traces[E:].T @ onehot
-    if rule.mu > 0:
-        hi = rule.wmax if rule.wmax is not None else projection.wmax
-        if hi is None:
-            raise ValueError("DiehlCook2015 with mu > 0 needs wmax (rule or projection)")
-        ltp = ltp * (hi - w.detach()).clamp_min(0.0) ** rule.mu
-    dw += rule.eta_post * ltp
-    if rule.eta_pre > 0:
-        dw -= rule.eta_pre * ltd
-    return dw
-
-
 @dataclass(frozen=True)
 class DiehlCookConfig:
     """Settings of the Diehl & Cook network (their values by default).
@@ -711,6 +639,12 @@ class DiehlCook2015(nn.Module):
             generator=g,
         )
         self.register_buffer("theta", torch.full((cfg.n_neurons,), float(cfg.theta_init)))
+        # the rule bound to the input weights: its window method is event-driven over the
+        # ~20 postsynaptic spikes of a presentation (spikerl.learning.post_events)
+        self.plasticity = Plasticity(
+            self.projection, cfg.rule, source="input", target="exc",
+            reduction=Reduction.SUM, dt=cfg.dt,
+        )  # fmt: skip
         self.presented = 0
         self.rate_scale = 1.0  # learning-rate factor (set by fit() when annealing)
 
@@ -784,9 +718,8 @@ class DiehlCook2015(nn.Module):
     @torch.no_grad()
     def learn(self, spikes_in: Tensor, spikes_out: Tensor) -> Tensor:
         """Apply the rule's change for one window (summed over the batch); returns it."""
-        dw = stdp_window_delta(
-            self.config.rule, self.projection, spikes_in, spikes_out, self.config.dt
-        )
+        self.plasticity.traces = None  # fresh traces: the rest between images
+        dw = self.plasticity.compute(spikes_in, spikes_out)
         if self.rate_scale != 1.0:
             dw.mul_(self.rate_scale)
         self.projection.weight.add_(dw)

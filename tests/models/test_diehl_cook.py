@@ -13,13 +13,13 @@ from spikerl.core.projections import DenseProjection, LateralProjection
 from spikerl.decoders.labels import all_activity, assign_labels, proportion_weighting
 from spikerl.learning import DiehlCook2015 as DiehlCookRule
 from spikerl.learning import Plasticity, Reduction
+from spikerl.learning.activity import compute_activity
 from spikerl.models.diehl_cook import (
     DiehlCook2015,
     DiehlCookConfig,
     Readout,
     classification_report,
     diehl_cook_scan,
-    stdp_window_delta,
 )
 
 #: The scan's three implementations: (vectorized, compiled).
@@ -111,13 +111,22 @@ def test_event_delta_equals_rule_window(mu: float) -> None:
     rule = DiehlCookRule(eta_post=1e-2, eta_pre=1e-3, x_tar=0.4, mu=mu)
     pre = (torch.rand(60, 3, 20) < 0.1).float()
     post = (torch.rand(60, 3, 6) < 0.05).float()
+    # the generic path: every trace at every step, then the rule
+    act, traces = compute_activity(proj, pre, post, rule.pre_trace, rule.post_trace, 1.0)
+    ref = rule.delta(proj, act, reduction=Reduction.SUM).dw
+    # the rule's own window method (event-driven over the post spikes)
+    fast, end = rule.window_delta(proj, pre, post, None, 1.0, Reduction.SUM)  # type: ignore[misc]
+    assert torch.allclose(fast, ref, atol=1e-5) and float(ref.abs().max()) > 1e-3
+    assert torch.allclose(end.pre, traces.pre, atol=1e-6)
+    assert torch.allclose(end.post, traces.post, atol=1e-6)
     plast = Plasticity(proj, rule, source="a", target="b", reduction=Reduction.SUM)
-    ref = plast.compute(pre, post)
-    fast = stdp_window_delta(rule, proj, pre, post)
-    assert torch.allclose(fast, ref, atol=1e-5)
-    assert torch.equal(
-        stdp_window_delta(rule, proj, pre, torch.zeros_like(post)), torch.zeros(20, 6)
-    )
+    assert torch.equal(plast.compute(pre, post), fast)  # a binding takes the window method
+    silent = rule.window_delta(proj, pre, torch.zeros_like(post), None, 1.0, Reduction.SUM)
+    assert silent is not None and torch.equal(silent[0], torch.zeros(20, 6))
+    # traces carried in: the generic path decides (None here)
+    assert rule.window_delta(proj, pre, post, end, 1.0, Reduction.SUM) is None
+    mean, _ = rule.window_delta(proj, pre, post, None, 1.0, Reduction.MEAN)  # type: ignore[misc]
+    assert torch.allclose(mean, fast / 3)
 
 
 # Hand-made counts: 4 neurons, 6 samples, 3 classes.
