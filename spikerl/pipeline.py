@@ -274,14 +274,27 @@ class Pipeline:
 
     # ------------------------------------------------------------------- loop
     def step(
-        self, obs: np.ndarray, starts: np.ndarray, lr_fraction: float = 1.0
+        self,
+        obs: np.ndarray,
+        starts: np.ndarray,
+        lr_fraction: float = 1.0,
+        noise_fraction: float | None = None,
     ) -> tuple[EnvStep, UpdateStats | None]:
         """One environment step from observations ``obs [B, ...]``: fresh state where an
         episode starts, act, step the env, then (when learning) the three-factor update.
 
+        Args:
+            obs: Observations the step acts on.
+            starts: True where an episode starts.
+            lr_fraction: Multiplier of the learning rates for this step.
+            noise_fraction: Multiplier of the exploration noise for this step (a learner
+                with ``noise_scale``); None leaves it as it is.
+
         Returns:
             The env step and the update's statistics (None when not learning).
         """
+        if noise_fraction is not None and hasattr(self.learner, "noise_scale"):
+            self.learner.noise_scale = float(noise_fraction)
         self.learner.reset(starts)
         self._obs = obs
         st = self.env_step(self.act(obs))

@@ -128,6 +128,10 @@ class LearnConfig:
         lr_actor: Actor learning rate (scaled by 1 / number of features).
         lr_critic: Critic learning rate (scaled by 1 / sum of features).
         lr_final_fraction: Learning rates decay linearly to this fraction of their start.
+        noise_final_fraction: The exploration noise (every ``noise`` population's sigma,
+            ``snn.noise_std`` for the presets' actor) decays linearly over the run to this
+            fraction of its start, ``sigma(t) = sigma (f + (1 - f) (1 - t / N))`` (1: no
+            decay, the default); greedy windows have none either way.
         modulation: TD error of the critic or the raw reward.
         delta_clip: Clip of the modulatory signal.
         reward_clip: Clip rewards to ``[-reward_clip, reward_clip]`` (0: no clip).
@@ -154,6 +158,7 @@ class LearnConfig:
     lr_actor: float = 0.5
     lr_critic: float = 0.1
     lr_final_fraction: float = 0.05
+    noise_final_fraction: float = 1.0
     modulation: Modulation = Modulation.TD_ERROR
     delta_clip: float = 10.0
     reward_clip: float = 0.0

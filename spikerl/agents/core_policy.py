@@ -440,15 +440,16 @@ class NetworkPolicy(BasePolicy):
         return torch.from_numpy(np.array(np.broadcast_to(p, (t, *p.shape))))  # a writable copy
 
     def noise_currents(
-        self, steps: int, batch: int, generator: torch.Generator
+        self, steps: int, batch: int, generator: torch.Generator, scale: float = 1.0
     ) -> dict[str, torch.Tensor]:
-        """Membrane noise currents ``{population: sigma N(0, 1) [T, B, *shape]}``."""
+        """Membrane noise currents ``{population: scale sigma N(0, 1) [T, B, *shape]}``
+        (``scale``: the exploration schedule's fraction, ``learn.noise_final_fraction``)."""
         out = {}
         for name, sigma in self.noise.items():
             pop = self.network.population(name)
             dtype = self._dtype()
             z = torch.randn((steps, batch, *pop.shape), generator=generator, dtype=dtype)
-            out[name] = z.mul_(sigma)
+            out[name] = z.mul_(sigma * scale)
         return out
 
     def _dtype(self) -> torch.dtype:
@@ -486,10 +487,11 @@ class NetworkPolicy(BasePolicy):
         generator: torch.Generator,
         learn: bool,
         stochastic: bool = True,
+        noise_scale: float = 1.0,
     ) -> WindowOutput:
         """One window of ``plan`` (state kept in the plan) on spikes ``[T, B, n_in]``,
-        decoded; a stochastic window adds the membrane noise (drawn before the decision's
-        tie-break)."""
+        decoded; a stochastic window adds the membrane noise times ``noise_scale`` (drawn
+        before the decision's tie-break)."""
         T, B = spikes_in.shape[0], spikes_in.shape[1]
         x = spikes_in.reshape(T, B, *self._input_shape)
         if self.input_lead:  # s_in[0] in flight, then s_in[1:], then silence
@@ -505,7 +507,7 @@ class NetworkPolicy(BasePolicy):
                 plan.load_state(NetworkState(st.neurons, spikes, st.traces))
         inputs: dict[str, torch.Tensor] = {self.input: x}
         if stochastic and self.noise:
-            inputs.update(self.noise_currents(T, B, generator))
+            inputs.update(self.noise_currents(T, B, generator, noise_scale))
         record = plan.run_window(inputs, learn=learn)
         out = record[self.output].reshape(T, B, -1)
         if self.readout is Readout.POTENTIAL:
@@ -647,6 +649,9 @@ class NetworkLearner:
         self._x_next: torch.Tensor | None = None
         self._p_next: np.ndarray | None = None  # the encoder's p of _x_next (critic_input)
         self._stale: np.ndarray | None = None
+        #: Fraction of the policy's noise sigmas in learning windows (the exploration
+        #: schedule, ``learn.noise_final_fraction``; set per step by the loop).
+        self.noise_scale = 1.0
         self.last: WindowOutput | None = None
 
     @property
@@ -814,7 +819,10 @@ class NetworkLearner:
             plan.load_state(self.policy.network.relax_state(plan.state, self.policy.gap))
             for p_ in self.plasticities:
                 p_.relax(self.policy.gap)
-        out = self.policy.run_plan(plan, x, self.generator, learn=learn, stochastic=stochastic)
+        out = self.policy.run_plan(
+            plan, x, self.generator, learn=learn, stochastic=stochastic,
+            noise_scale=self.noise_scale,
+        )  # fmt: skip
         if learn:
             for i in self.policy.center:  # z[b, k, n] -= mean_m z[b, k, m]
                 z = self.plasticities[i].rule_state

@@ -361,12 +361,12 @@ class RSTDP(BaseAlgorithm):
             self._update_current_progress_remaining(
                 self.num_timesteps + env.num_envs, total_timesteps
             )
-            frac = lc.lr_final_fraction + (1.0 - lc.lr_final_fraction) * (
-                self._current_progress_remaining
-            )
+            remaining = self._current_progress_remaining
+            frac = lc.lr_final_fraction + (1.0 - lc.lr_final_fraction) * remaining
+            noise = lc.noise_final_fraction + (1.0 - lc.noise_final_fraction) * remaining
             pipe.num_timesteps = self.num_timesteps
             st, stats = pipe.step(
-                np.asarray(self._last_obs), np.asarray(self._last_episode_starts), frac
+                np.asarray(self._last_obs), np.asarray(self._last_episode_starts), frac, noise
             )
             assert stats is not None
             self.num_timesteps += env.num_envs

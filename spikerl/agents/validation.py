@@ -66,6 +66,7 @@ RANGES: dict[str, Range] = {
     "lam_actor": _UNIT,
     "lam_critic": _UNIT,
     "lr_final_fraction": _UNIT,
+    "noise_final_fraction": _UNIT,
     "lr_actor": _NON_NEG,
     "lr_critic": _NON_NEG,
     "delta_clip": _NON_NEG,

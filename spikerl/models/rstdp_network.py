@@ -25,6 +25,7 @@ from gymnasium import spaces
 
 from spikerl.core import LIF, DenseProjection, Input, LateralProjection, Network, Uniform
 from spikerl.decoders import PopulationVoteDecoder
+from spikerl.decoders.vote import Readout
 from spikerl.encoders import GaussianPopulationEncoder
 
 
@@ -168,7 +169,6 @@ def build_population_policy(
     """
     from spikerl.agents.config import Eligibility
     from spikerl.core.neurons.lif import LIFParams
-    from spikerl.decoders.vote import Readout
     from spikerl.encoders.feature_map import FeatureEncoder
     from spikerl.learning.rules import MSTDPET
 
@@ -231,5 +231,15 @@ def build_population_policy(
         "critic_input": "probabilities",
         "gap": float(snn.gap),
         "input_lead": bool(snn.input_lead),
-        "readout": Readout(snn.readout),
+        "readout": _readout(snn.readout),
     }
+
+
+def _readout(value: str) -> Readout:
+    """``snn.readout`` as a :class:`~spikerl.decoders.vote.Readout`, or a clear error."""
+    try:
+        return Readout(value)
+    except ValueError:
+        raise ValueError(
+            f"snn.readout must be one of {[r.value for r in Readout]}, got {value!r}"
+        ) from None

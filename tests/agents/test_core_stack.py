@@ -88,16 +88,24 @@ def test_population_policy_structure_and_rule() -> None:
     assert torch.equal(again["network"].projection("input->action").weight, w)
 
 
-@pytest.mark.parametrize(
-    ("change", "match"),
-    [({"readout": "potential"}, "snn.readout")],
-)
-def test_population_policy_refuses_what_the_core_does_not_build(
-    change: dict[str, object], match: str
-) -> None:
-    cfg = _cartpole_config(**change)
-    with pytest.raises(ValueError, match=match):
-        RSTDP("SpikingPolicy", gym.make("CartPole-v1"), cfg, seed=0)
+def test_potential_readout_builds_and_bad_readouts_are_refused() -> None:
+    """``snn.readout=potential`` builds the vote over end-of-window potentials; a readout
+    name that does not exist, or the potential readout over a decoder that is not the
+    population vote, is one clear error."""
+    from spikerl.decoders import FirstToSpikeDecoder
+
+    model = RSTDP("SpikingPolicy", gym.make("CartPole-v1"), _cartpole_config(readout="potential"))
+    assert model.policy.readout == "potential"
+    with pytest.raises(ValueError, match=r"snn\.readout|readout"):
+        RSTDP("SpikingPolicy", gym.make("CartPole-v1"), _cartpole_config(readout="volts"))
+    parts = build_population_policy(
+        model.config.snn, model.config.learn, make_features(model.config.features,
+        gym.make("CartPole-v1").observation_space), gym.make("CartPole-v1").observation_space,
+        gym.make("CartPole-v1").action_space, 0,
+    )  # fmt: skip
+    parts["decoder"] = FirstToSpikeDecoder(2, parts["decoder"].neurons_per_action)
+    with pytest.raises(ValueError, match="readout='potential' needs a PopulationVoteDecoder"):
+        RSTDP("SpikingPolicy", gym.make("CartPole-v1"), policy_kwargs=parts)
 
 
 def test_core_stack_learns_centred_eligibility_and_noise() -> None:
@@ -252,3 +260,32 @@ def test_removed_private_stack_is_refused_with_the_reason() -> None:
         r"removed.*snn\.input_lead=true and learn\.eligibility=window",
     ):
         resolve("CartPole", "rstdp", None, {"rstdp": {"stack": "private"}})
+
+
+def test_exploration_noise_follows_its_schedule() -> None:
+    """``learn.noise_final_fraction = f``: the noise of each learning step is
+    ``sigma (f + (1 - f) r)`` with ``r`` the progress remaining after the step (SB3's, as
+    for the learning rates), so it ends at ``f sigma``; the currents scale exactly."""
+    import dataclasses
+
+    cfg = resolve("CartPole").rstdp
+    cfg = dataclasses.replace(cfg, learn=dataclasses.replace(cfg.learn, noise_final_fraction=0.2))
+    model = RSTDP("SpikingPolicy", make_vec_env("CartPole-v1", n_envs=1, seed=0), cfg, seed=0)
+    seen: list[float] = []
+
+    class Spy(BaseCallback):
+        def _on_step(self) -> bool:
+            seen.append(model.learner.noise_scale)
+            return True
+
+    model.learn(500, callback=Spy())
+    t = np.arange(1, 501)
+    np.testing.assert_allclose(seen, 0.2 + 0.8 * (1.0 - t / 500), rtol=0, atol=1e-12)
+    policy = model.policy
+    g = torch.Generator().manual_seed(5)
+    full = policy.noise_currents(4, 2, g)["action"]
+    g = torch.Generator().manual_seed(5)
+    part = policy.noise_currents(4, 2, g, 0.25)["action"]
+    assert float(full.abs().max()) > 0.5 and torch.allclose(part, 0.25 * full, rtol=0, atol=1e-12)
+    # the default keeps the noise: no schedule
+    assert RSTDPConfig().learn.noise_final_fraction == 1.0
