@@ -468,9 +468,9 @@ class NetworkPolicy(BasePolicy):
         """Run one window from ``state`` (``None``: fresh) on input spikes and decode the
         action population; returns the decision and a copy of the state after it."""
         plan = self.plan(spikes_in.shape[1], hooks)
-        if state is not None and self.gap > 0:
-            state = self.network.relax_state(state, self.gap)
         plan.load_state(state)
+        if state is not None and self.gap > 0:
+            plan.relax(self.gap)
         out = self.run_plan(plan, spikes_in, generator, learn=bool(hooks), stochastic=stochastic)
         kept = plan.state
         new = NetworkState(
@@ -598,7 +598,9 @@ class NetworkPolicy(BasePolicy):
             obs = obs[None]
         check_observation(obs, self.observation_space)
         if isinstance(state, NetworkState) and episode_start is not None:
-            state = self.network.reset_state(state, torch.as_tensor(episode_start).reshape(-1))
+            starts = torch.as_tensor(episode_start).reshape(-1)
+            if starts.shape[0] != state.batch_size or bool(starts.any()):  # else: kept as is
+                state = self.network.reset_state(state, starts)
         st = state if isinstance(state, NetworkState) else None
         if deterministic and self.greedy_input == "expected":
             x = self.expected_input(obs)
@@ -816,7 +818,7 @@ class NetworkLearner:
             plan.load_state(None)
             self._started = True
         elif self.policy.gap > 0:  # silent gap since the last window
-            plan.load_state(self.policy.network.relax_state(plan.state, self.policy.gap))
+            plan.relax(self.policy.gap)
             for p_ in self.plasticities:
                 p_.relax(self.policy.gap)
         out = self.policy.run_plan(

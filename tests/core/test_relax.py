@@ -102,3 +102,40 @@ def test_plasticity_traces_decay_over_a_gap_and_eligibility_stays() -> None:
     torch.testing.assert_close(plast.traces.pre, pre * math.exp(-50.0 / 5.0), rtol=1e-12, atol=0)
     torch.testing.assert_close(plast.traces.post, post * math.exp(-50.0 / 8.0), rtol=1e-12, atol=0)
     assert torch.equal(plast.rule_state, z)
+
+
+@pytest.mark.parametrize("backend", ["compiled", "eager"])
+def test_plan_relaxes_in_place_as_the_network_does(backend: str) -> None:
+    """``WindowPlan.relax`` (the compiled plan: on its own buffers) gives the state of
+    ``Network.relax_state`` to the bit: spikes of the last step in flight through dense and
+    lateral projections, refractory neurons, population traces."""
+    from spikerl.core import LateralProjection, TraceParams, Uniform
+    from spikerl.core.backends import compile_plan
+
+    g = torch.Generator().manual_seed(3)
+    net = Network(dt=1.0)
+    net.add_population("input", Input(12), trace=TraceParams(tau=7.0))
+    net.add_population("hidden", LIF(9, LIFParams(refrac=2.0)), trace=TraceParams(tau=11.0))
+    net.add_population("out", LIF(4))
+    net.connect("input", "hidden", DenseProjection(12, 9, Uniform(0.0, 9.0), generator=g))
+    net.connect("hidden", "hidden", LateralProjection.inhibition(9, strength=1.5))
+    net.connect("hidden", "out", DenseProjection(9, 4, Uniform(-1.0, 9.0), generator=g))
+    net.to(torch.float64)
+    plan = compile_plan(net, 3, backend=backend)
+    x = (torch.rand(20, 3, 12, generator=g, dtype=torch.float64) < 0.5).double()
+    for _ in range(3):
+        plan.run_window({"input": x})
+        before = plan.state
+        assert float(before.spikes["input"].sum()) > 0  # something is in flight
+        want = net.relax_state(before, 13.0)
+        plan.relax(13.0)
+        got = plan.state
+        for name, st in want.neurons.items():
+            for a, b in zip(st, got.neurons[name], strict=True):
+                assert torch.equal(a, b), name
+        for name, s in got.spikes.items():
+            assert float(s.abs().sum()) == 0.0, name
+        for name, tr in want.traces.items():
+            assert torch.equal(tr, got.traces[name]), name
+    with pytest.raises(ValueError, match="duration"):
+        plan.relax(float("nan"))

@@ -179,6 +179,13 @@ class WindowPlan(abc.ABC):
         """Fresh network state where ``episode_start [B]`` is true (as
         :meth:`Network.reset_state <spikerl.core.network.Network.reset_state>`)."""
 
+    def relax(self, duration: float) -> None:
+        """The kept state after a silent gap of ``duration`` ms, in place (as
+        :meth:`Network.relax_state <spikerl.core.network.Network.relax_state>`: the spikes in
+        flight arrive at the gap's first step without firing, then every population's
+        closed-form relaxation, traces decay by ``exp(-duration / tau)``)."""
+        self.load_state(self.network.relax_state(self.state, duration))
+
     def valid(self) -> bool:
         """Whether the plan still matches its network (same structure, weights, dtype)."""
         return True
