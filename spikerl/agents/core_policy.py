@@ -52,7 +52,6 @@ from spikerl.agents.config import LearnConfig, Modulation, UpdateStats
 from spikerl.agents.finite import check_observation
 from spikerl.core import kernels
 from spikerl.core.backends import BACKEND_NAMES, WindowPlan, compile_plan
-from spikerl.core.backends.compiled import CompiledPlan
 from spikerl.core.network import Network, NetworkState
 from spikerl.core.neurons import Input
 from spikerl.core.projections import DenseProjection, LateralProjection, Projection, Sign
@@ -499,12 +498,7 @@ class NetworkPolicy(BasePolicy):
             shifted = torch.zeros_like(x)
             shifted[:-1] = x[1:]
             x = shifted
-            if isinstance(plan, CompiledPlan):  # the plan owns its state buffers
-                plan.state.spikes[self.input].copy_(first)
-            else:  # do not write into a state object the caller may still hold
-                st = plan.state
-                spikes = {**st.spikes, self.input: first.to(st.spikes[self.input].dtype)}
-                plan.load_state(NetworkState(st.neurons, spikes, st.traces))
+            plan.set_spikes(self.input, first)
         inputs: dict[str, torch.Tensor] = {self.input: x}
         if stochastic and self.noise:
             inputs.update(self.noise_currents(T, B, generator, noise_scale))

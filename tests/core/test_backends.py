@@ -224,3 +224,32 @@ def test_compiled_deliver_equals_the_torch_credit(monkeypatch: pytest.MonkeyPatc
         float(fast.projection.weight.max()) <= 2.0 and float(fast.projection.weight.min()) >= -0.5
     )
     assert fast.last_mean_abs_change == pytest.approx(float(d_slow.abs().mean()), rel=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["compiled", "eager"])
+def test_set_spikes_replaces_the_spikes_in_flight(backend: str) -> None:
+    """``WindowPlan.set_spikes``: the next window's first step receives exactly the given
+    spikes (as the same window run with them as the last step's), and the caller's tensor
+    is copied, not kept."""
+    from spikerl.core import Propagation
+
+    net = random_network(2, 6, [5], 3)
+    plan = compile_plan(net, 2, backend=backend)
+    g = torch.Generator().manual_seed(1)
+    x = (torch.rand(6, 2, 6, generator=g, dtype=torch.float64) < 0.5).double()
+    plan.run_window({"input": x})
+    start = plan.state
+    kept = {n: type(st)(*(t.clone() for t in st)) for n, st in start.neurons.items()}
+    first = torch.ones(2, 6, dtype=torch.float64)
+    plan.set_spikes("input", first)
+    first.zero_()  # the plan holds its own copy
+    assert torch.equal(plan.state.spikes["input"], torch.ones(2, 6, dtype=torch.float64))
+    ref_state = type(start)(
+        kept,
+        {**{n: s.clone() for n, s in start.spikes.items()}, "input": torch.ones(2, 6).double()},
+        {n: t.clone() for n, t in start.traces.items()},
+    )
+    out = plan.run_window({"input": x})
+    ref, _ = net.run({"input": x}, ref_state, propagation=Propagation.DENSE)
+    for name in ref.spikes:
+        assert torch.equal(ref[name], out[name]), name

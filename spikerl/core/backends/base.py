@@ -179,6 +179,14 @@ class WindowPlan(abc.ABC):
         """Fresh network state where ``episode_start [B]`` is true (as
         :meth:`Network.reset_state <spikerl.core.network.Network.reset_state>`)."""
 
+    def set_spikes(self, name: str, spikes: Tensor) -> None:
+        """Replace the kept last-step spikes ``[B, *shape]`` of population ``name`` (the
+        spikes in flight into the next window's first step); the caller's tensors are not
+        written."""
+        st = self.state
+        spikes = spikes.to(st.spikes[name].dtype, copy=True)
+        self.load_state(type(st)(st.neurons, {**st.spikes, name: spikes}, st.traces))
+
     def relax(self, duration: float) -> None:
         """The kept state after a silent gap of ``duration`` ms, in place (as
         :meth:`Network.relax_state <spikerl.core.network.Network.relax_state>`: the spikes in

@@ -638,6 +638,11 @@ class CompiledPlan(WindowPlan):
         self.load_state(self.network.reset_state(self.state, episode_start))
 
     @torch.no_grad()
+    def set_spikes(self, name: str, spikes: Tensor) -> None:
+        """:meth:`WindowPlan.set_spikes` into the plan's own spike buffer."""
+        self._views(self.prev, self.index[name]).copy_(spikes)
+
+    @torch.no_grad()
     def relax(self, duration: float) -> None:
         """:meth:`WindowPlan.relax` on the plan's own buffers: the same model methods
         (``relax``, ``absorb``) and projections as :meth:`Network.relax_state
