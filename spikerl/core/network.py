@@ -342,30 +342,46 @@ class Network(nn.Module):
             ValueError: ``duration`` negative or not finite.
             NotImplementedError: a population's model has no relaxation.
         """
+        neurons, traces = self.relaxed(state.neurons, state.spikes, state.traces, duration)
+        spikes = {name: torch.zeros_like(s) for name, s in state.spikes.items()}
+        return NetworkState(neurons, spikes, traces)
+
+    def relaxed(
+        self,
+        neurons: Mapping[str, Any],
+        spikes: Mapping[str, Tensor],
+        traces: Mapping[str, Tensor],
+        duration: float,
+    ) -> tuple[dict[str, Any], dict[str, Tensor]]:
+        """The neuron states and traces after a silent gap (:meth:`relax_state`), from the
+        parts of a state (``spikes``: the last step's, in flight); new tensors, the inputs
+        are not written. Backends that keep their own buffers pass views of them.
+
+        Raises:
+            ValueError: ``duration`` negative or not finite.
+            NotImplementedError: a population's model has no relaxation.
+        """
         if not math.isfinite(duration) or duration < 0:
             raise ValueError(f"duration must be a finite number of ms >= 0, got {duration!r}")
         arriving: dict[str, Tensor] = {}
         if duration >= self.dt:
             for name in self.populations:
                 for proj, src in self.incoming(name):
-                    s = state.spikes[src]
+                    s = spikes[src]
                     if bool(s.any()):
                         c = proj.propagate(s)
                         arriving[name] = c if name not in arriving else arriving[name] + c
-        neurons: dict[str, Any] = {}
-        traces: dict[str, Tensor] = {}
+        out: dict[str, Any] = {}
         for name, pop in self.populations.items():
             assert isinstance(pop, Neuron)
-            st = state.neurons[name]
+            st = neurons[name]
             if name in arriving:
                 st = pop.absorb(pop.relax(st, self.dt), arriving[name])
-                neurons[name] = pop.relax(st, duration - self.dt)
+                out[name] = pop.relax(st, duration - self.dt)
             else:
-                neurons[name] = pop.relax(st, duration)
-        spikes = {name: torch.zeros_like(s) for name, s in state.spikes.items()}
-        for name, tr in state.traces.items():
-            traces[name] = tr * math.exp(-duration / self._trace_params[name].tau)
-        return NetworkState(neurons, spikes, traces)
+                out[name] = pop.relax(st, duration)
+        decay = {n: math.exp(-duration / self._trace_params[n].tau) for n in traces}
+        return out, {name: tr * decay[name] for name, tr in traces.items()}
 
     # -- running -----------------------------------------------------------------------
     def _check_inputs(

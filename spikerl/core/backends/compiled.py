@@ -644,40 +644,27 @@ class CompiledPlan(WindowPlan):
 
     @torch.no_grad()
     def relax(self, duration: float) -> None:
-        """:meth:`WindowPlan.relax` on the plan's own buffers: the same model methods
-        (``relax``, ``absorb``) and projections as :meth:`Network.relax_state
-        <spikerl.core.network.Network.relax_state>` on views of the state, written back in
+        """:meth:`WindowPlan.relax` on the plan's own buffers: :meth:`Network.relaxed
+        <spikerl.core.network.Network.relaxed>` on views of the state, written back in
         place, so the result is the same to the bit without packing a state object."""
-        net = self.network
-        if not math.isfinite(duration) or duration < 0:
-            raise ValueError(f"duration must be a finite number of ms >= 0, got {duration!r}")
-        arriving: dict[str, Tensor] = {}
-        if duration >= net.dt:
-            for name in self.names:
-                for proj, src in net.incoming(name):
-                    s = self._views(self.prev, self.index[src])
-                    if bool(s.any()):
-                        c = proj.propagate(s)
-                        arriving[name] = c if name not in arriving else arriving[name] + c
+        neurons: dict[str, Any] = {}
+        views: dict[str, list[Tensor]] = {}
         for i, name in enumerate(self.names):
-            pop = self.pops[i]
             if name in self._input_states:
-                self._input_states[name] = pop.relax(self._input_states[name], duration)
+                neurons[name] = self._input_states[name]
                 continue
-            fields = self._fields[name]
-            views = [self._views(self._flat[f], i) for f in fields]
-            st = self._state_types[name](*views)
-            if name in arriving:
-                st = pop.absorb(pop.relax(st, net.dt), arriving[name])
-                st = pop.relax(st, duration - net.dt)
-            else:
-                st = pop.relax(st, duration)
-            for view, val in zip(views, st, strict=True):
-                if val is not view:
-                    view.copy_(val)
+            views[name] = [self._views(self._flat[f], i) for f in self._fields[name]]
+            neurons[name] = self._state_types[name](*views[name])
+        spikes = {name: self._views(self.prev, i) for i, name in enumerate(self.names)}
+        relaxed, traces = self.network.relaxed(neurons, spikes, self.traces, duration)
+        for name, st in relaxed.items():
+            if name in self._input_states:
+                self._input_states[name] = st
+                continue
+            for view, val in zip(views[name], st, strict=True):
+                view.copy_(val)
         self.prev.zero_()
-        for name, tr in self.traces.items():
-            self.traces[name] = tr * math.exp(-duration / net._trace_params[name].tau)
+        self.traces.update(traces)
 
     # -- running --------------------------------------------------------------------------
     def _inputs(
