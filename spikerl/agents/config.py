@@ -9,6 +9,7 @@ core parts by :func:`spikerl.models.rstdp_network.build_population_policy`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -145,6 +146,12 @@ class LearnConfig:
             policy (:mod:`spikerl.agents.core_policy`) holds each post neuron of every plastic
             projection at its own mean when the policy was built, and refuses projections it
             cannot normalise.
+        weight_std_max: With ``weight_norm``, also cap the spread of each action neuron's
+            weights at this standard deviation (mV; 0: no cap): a neuron whose weights
+            spread more is shrunk about its mean, ``W[:, n] <- mu0 + min(1, s_max /
+            std_f W[f, n]) (W[:, n] - mu0)``. Unbounded spread lets the weights diffuse
+            to the bounds, where every action neuron is either always on or always off and
+            the vote ties; the cap keeps each neuron's drive in a graded range.
         eligibility: ``window``: the eligibility decays by ``gamma lambda`` once per env
             step and a window's STDP pairs add undiscounted (the private network's rule);
             ``step`` (``rstdp.stack=core`` only): it decays every simulation step by
@@ -165,7 +172,20 @@ class LearnConfig:
     life_loss_terminal: bool = False
     reward_scale: float = 1.0
     weight_norm: bool = False
+    weight_std_max: float = 0.0
     eligibility: Eligibility = Eligibility.WINDOW
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.weight_std_max) and self.weight_std_max >= 0.0):
+            raise ValueError(
+                f"learn.weight_std_max must be a finite number >= 0 (mV; 0: no cap), got "
+                f"{self.weight_std_max}"
+            )
+        if self.weight_std_max > 0 and not self.weight_norm:
+            raise ValueError(
+                "learn.weight_std_max caps the spread that learn.weight_norm holds the mean "
+                "of: set learn.weight_norm=true too (or weight_std_max=0)"
+            )
 
     def critic(self) -> TDLambdaCritic:
         """The TD(lambda) critic these constants describe (every learner builds its

@@ -356,13 +356,17 @@ class NetworkPolicy(BasePolicy):
                 mu0 = proj.weight.detach().to(torch.float64).mean(dim=0)
                 self.register_buffer(f"column_mean_{i}", mu0)
 
-    def column_means(self) -> list[ColumnMean]:
+    def column_means(self, max_std: float | None = None) -> list[ColumnMean]:
         """The ``learn.weight_norm`` pieces, one per plastic projection in ``plastic``
         order (empty when off): each holds the post neurons' construction means
-        ``mu0`` (the buffer itself, so loading a state dict changes what it applies)."""
+        ``mu0`` (the buffer itself, so loading a state dict changes what it applies) and,
+        with ``max_std`` (``learn.weight_std_max``), caps the spread of each column."""
         if not self.weight_norm:
             return []
-        return [ColumnMean(getattr(self, f"column_mean_{i}")) for i in range(len(self.plastic))]
+        return [
+            ColumnMean(getattr(self, f"column_mean_{i}"), max_std=max_std)
+            for i in range(len(self.plastic))
+        ]
 
     def load_state_dict(  # type: ignore[override]
         self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False
@@ -629,7 +633,8 @@ class NetworkLearner:
         # learn.weight_norm: applied after each delivery, outside the bindings, so their
         # windows and credit stay on the compiled path (the same order as a piece's
         # constraint: change, the projection's bounds, then the column shift)
-        self.column_means = policy.column_means() if learn.weight_norm else []
+        max_std = learn.weight_std_max if learn.weight_std_max > 0 else None
+        self.column_means = policy.column_means(max_std) if learn.weight_norm else []
         if learn.weight_norm and not self.column_means:
             raise ValueError(
                 "learn.weight_norm is on but the policy was built without weight_norm=True "
@@ -859,6 +864,7 @@ class NetworkLearner:
             p.deliver(signal.to(p.projection.weight.dtype))
             dw += p.last_mean_abs_change
         if self.column_means:  # learn.weight_norm: W[:, n] += mu0[n] - mean_k W[k, n]
+            # (and, with learn.weight_std_max, the column's spread capped)
             for p, piece in zip(self.plasticities, self.column_means, strict=True):
                 piece.constrain_(p.projection)
         self._x_next = x_next

@@ -38,6 +38,7 @@ from here; the weight change itself runs through :class:`~spikerl.learning.Plast
 from __future__ import annotations
 
 import numpy as np
+import torch
 from torch import Tensor
 
 __all__ = [
@@ -137,9 +138,15 @@ def normalise_columns(
     target: float | np.ndarray | Tensor,
     wmin: float | None,
     wmax: float | None,
+    max_std: float | None = None,
 ) -> None:
     """Shift each neuron's weights to mean ``target``, then clip, in place on ``w [F, N]``:
     ``W[:, n] <- clip(W[:, n] + target - mean_f W[f, n], wmin, wmax)`` (mV).
+
+    With ``max_std`` (mV) a column whose spread exceeds it is also shrunk about its mean
+    before the clip, ``W[:, n] <- target + min(1, max_std / std_f W[f, n]) (W[:, n] -
+    target)`` (a max-norm on the spread: the neuron's drive keeps a bounded range, so it
+    does not end up always on or always off).
 
     The clip can leave a column's mean off ``target`` when weights sit at a bound. A NumPy
     array is changed in NumPy (the agent's weights), a tensor in torch (a core projection's,
@@ -151,12 +158,22 @@ def normalise_columns(
         if isinstance(target, np.ndarray):
             raise TypeError("normalise_columns: an array target needs array weights")
         w.add_(target - w.mean(dim=0, keepdim=True))
+        if max_std is not None:
+            std = w.std(dim=0, unbiased=False, keepdim=True)
+            scale = torch.clamp(max_std / torch.clamp(std, min=1e-300), max=1.0)
+            w.sub_(target).mul_(scale).add_(target)
         if wmin is not None or wmax is not None:
             w.clamp_(min=wmin, max=wmax)
         return
     if isinstance(target, Tensor):
         raise TypeError("normalise_columns: a tensor target needs tensor weights")
     w += target - w.mean(axis=0, keepdims=True)
+    if max_std is not None:
+        std = w.std(axis=0, keepdims=True)
+        scale = np.minimum(1.0, max_std / np.maximum(std, 1e-300))
+        w -= target
+        w *= scale
+        w += target
     if wmin is not None or wmax is not None:
         np.clip(w, wmin, wmax, out=w)
 

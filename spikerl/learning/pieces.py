@@ -165,16 +165,27 @@ class ColumnMean(WeightPiece):
             it is read, not copied, each time the piece is applied).
         wmin: Lower bound after the shift (default: the projection's ``wmin``).
         wmax: Upper bound after the shift (default: the projection's ``wmax``).
+        max_std: Largest spread of a unit's weights (weight units; None: no limit): a
+            unit whose weights spread more is shrunk about its mean before the bounds,
+            ``w[:, n] <- target + min(1, max_std / std_k w[k, n]) (w[:, n] - target)``.
 
     Raises:
-        ValueError: a target that is not finite, or a tensor target that is not 1-D.
+        ValueError: a target that is not finite, a tensor target that is not 1-D, or a
+            ``max_std`` that is not a positive number.
         TypeError: (when applied) for a projection whose weight is not ``[n_source, n_target]``.
         ValueError: (when applied) for a tensor target of the wrong size.
     """
 
     def __init__(
-        self, target: float | Tensor, wmin: float | None = None, wmax: float | None = None
+        self,
+        target: float | Tensor,
+        wmin: float | None = None,
+        wmax: float | None = None,
+        max_std: float | None = None,
     ) -> None:
+        if max_std is not None and not (math.isfinite(max_std) and max_std > 0):
+            raise ValueError(f"max_std must be a positive number of weight units, got {max_std}")
+        self.max_std = None if max_std is None else float(max_std)
         if isinstance(target, Tensor):
             if target.dim() != 1 or not bool(torch.isfinite(target).all()):
                 raise ValueError(
@@ -206,10 +217,13 @@ class ColumnMean(WeightPiece):
             )
         lo = self.wmin if self.wmin is not None else projection.wmin
         hi = self.wmax if self.wmax is not None else projection.wmax
-        normalise_columns(w, self.target, lo, hi)
+        normalise_columns(w, self.target, lo, hi, self.max_std)
 
     def __repr__(self) -> str:
         target = (
             f"tensor[{self.target.shape[0]}]" if isinstance(self.target, Tensor) else self.target
         )
-        return f"ColumnMean(target={target}, wmin={self.wmin}, wmax={self.wmax})"
+        return (
+            f"ColumnMean(target={target}, wmin={self.wmin}, wmax={self.wmax}, "
+            f"max_std={self.max_std})"
+        )

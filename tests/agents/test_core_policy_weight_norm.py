@@ -208,3 +208,35 @@ def test_column_mean_takes_one_target_per_unit() -> None:
         ColumnMean(torch.zeros(2)).constrain_(proj)
     with pytest.raises(ValueError, match="finite 1-D"):
         ColumnMean(torch.zeros(2, 2))
+
+
+def test_weight_std_max_caps_every_column_spread_while_learning() -> None:
+    """``learn.weight_std_max``: after learning, every plastic column keeps its initial mean
+    and a spread of at most the cap (the uncapped run's columns spread past it)."""
+    cap = 1.2
+    spreads = {}
+    for on in (False, True):
+        cfg = _config(True)
+        if on:
+            cfg = dataclasses.replace(cfg, learn=dataclasses.replace(cfg.learn, weight_std_max=cap))
+        parts = _parts()
+        net = parts["network"]
+        assert isinstance(net, Network)
+        mu0 = [net.projection(n).weight.detach().mean(dim=0).clone() for n in PLASTIC]
+        model = RSTDP("SpikingPolicy", gym.make("CartPole-v1"), cfg, policy_kwargs=parts, seed=0)
+        model.learn(300)
+        ws = _weights(model)
+        spreads[on] = [float(w.std(dim=0, unbiased=False).max()) for w in ws]
+        for w, m0 in zip(ws, mu0, strict=True):
+            assert float((w.mean(dim=0) - m0).abs().max()) < 1e-9
+    assert max(spreads[True]) <= cap + 1e-9
+    assert max(spreads[False]) > cap  # the cap did something
+
+
+def test_weight_std_max_needs_weight_norm() -> None:
+    from spikerl.agents.config import LearnConfig
+
+    with pytest.raises(ValueError, match="set learn.weight_norm=true"):
+        LearnConfig(weight_std_max=1.0)
+    with pytest.raises(ValueError, match="finite number >= 0"):
+        LearnConfig(weight_norm=True, weight_std_max=-1.0)

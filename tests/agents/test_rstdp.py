@@ -41,18 +41,19 @@ class StopAt(BaseCallback):
 
 @pytest.mark.slow
 def test_quick_learn_beats_random() -> None:
-    """With actions decided by the spike vote alone (ties by a seeded draw), 15k steps of
-    the CartPole preset lift the greedy return above its initial weights and above a
-    uniformly random policy (about 22). Measured on seeds 1-3: 11 -> 30, 10 -> 28, 11 -> 35
-    (a short budget; the long runs are scripts/train_cartpole.py)."""
+    """With actions decided by the spike vote alone (ties by a seeded draw), 30k steps of
+    the shipped CartPole preset lift the greedy return far above its initial weights and a
+    uniformly random policy (about 22). Measured on seeds 1-3: 10.0 -> 141.6, 9.9 -> 115.4,
+    10.5 -> 177.7 (a short budget; the long runs are scripts/classic_control.py)."""
     from spikerl.agents.evaluation import greedy_episodes
+    from spikerl.agents.presets import load_agent_preset
 
-    model = _model(seed=1)
+    model = RSTDP("SpikingPolicy", _env(seed=1), load_agent_preset("rstdp", "CartPole"), seed=1)
     before = greedy_episodes(model, _env(seed=99), 10)
-    model.learn(15_000)
+    model.learn(30_000)
     after = greedy_episodes(model, _env(seed=99), 10)
-    assert after.mean > before.mean + 10.0
-    assert after.mean > 25.0
+    assert after.mean > before.mean + 40.0
+    assert after.mean > 60.0
     assert 0.0 <= after.tie_fraction <= 1.0
 
 

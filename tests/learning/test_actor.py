@@ -93,3 +93,31 @@ def test_column_mean_piece_is_the_agents_normalisation() -> None:
     assert low > 10 and high > 10
     with pytest.raises(ValueError, match="target must be finite"):
         ColumnMean(float("nan"))
+
+
+def test_normalise_columns_caps_the_spread_by_hand() -> None:
+    """Column 0: weights 0 and 4 (mean 2, std 2) held at mean 1 and capped at std 1 ->
+    shift to -1 and 3, shrink by 1 / 2 about 1 -> 0 and 2. Column 1: 1 and 1.5 (std 0.25,
+    under the cap) only shifts to 0.75 and 1.25. Then the bounds [0.1, 1.9] clip."""
+    import torch
+
+    want = [[0.1, 0.75], [1.9, 1.25]]
+    w = np.array([[0.0, 1.0], [4.0, 1.5]])
+    actor.normalise_columns(w, 1.0, 0.1, 1.9, max_std=1.0)
+    np.testing.assert_allclose(w, want, rtol=0, atol=1e-15)
+    t = torch.tensor([[0.0, 1.0], [4.0, 1.5]], dtype=torch.float64)
+    actor.normalise_columns(t, 1.0, 0.1, 1.9, max_std=1.0)
+    np.testing.assert_allclose(t.numpy(), want, rtol=0, atol=1e-15)
+    u = np.array([[0.0, 1.0], [4.0, 1.5]])
+    actor.normalise_columns(u, 1.0, None, None)  # no cap: the spread is kept
+    np.testing.assert_allclose(u, [[-1.0, 0.75], [3.0, 1.25]], rtol=0, atol=1e-15)
+
+
+def test_column_mean_refuses_a_spread_cap_that_is_not_positive() -> None:
+    import pytest
+
+    from spikerl.learning import ColumnMean
+
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="max_std must be a positive number"):
+            ColumnMean(0.5, max_std=bad)
