@@ -32,7 +32,7 @@ def probe(name: str, steps: int, seed: int, sets: Sequence[str], episodes: int) 
     cfg = resolve(name, "rstdp", None, parse_set(list(sets)) if sets else {})
     model = RSTDP(
         "SpikingPolicy",
-        make_agent_vec_env(cfg.env, 1, seed, cfg.env_overrides),
+        make_agent_vec_env(cfg.env, cfg.n_envs, seed, cfg.env_overrides),
         cfg.rstdp,
         seed=seed,
     )

@@ -236,7 +236,7 @@ def test_weight_std_max_caps_every_column_spread_while_learning() -> None:
 def test_weight_std_max_needs_weight_norm() -> None:
     from spikerl.agents.config import LearnConfig
 
-    with pytest.raises(ValueError, match="set learn.weight_norm=true"):
+    with pytest.raises(ValueError, match=r"set learn\.weight_norm=true"):
         LearnConfig(weight_std_max=1.0)
     with pytest.raises(ValueError, match="finite number >= 0"):
         LearnConfig(weight_norm=True, weight_std_max=-1.0)

@@ -28,6 +28,10 @@ from spikerl.encoders.fields import resolve_bounds
 CARTPOLE = GaussianFieldsConfig(
     low=(-2.4, -3.0, -0.21, -3.5), high=(2.4, 3.0, 0.21, 3.5), n_centres=7, pair_centres=5
 )
+#: The CartPole preset's fields (agents/rstdp.yaml): velocity ranges +-1.5 / +-2.0.
+CARTPOLE_PRESET = GaussianFieldsConfig(
+    low=(-2.4, -1.5, -0.21, -2.0), high=(2.4, 1.5, 0.21, 2.0), n_centres=7, pair_centres=5
+)
 
 
 def _previous_features(c: GaussianFieldsConfig, space: object, obs: np.ndarray) -> np.ndarray:
@@ -98,7 +102,7 @@ def test_kind_gaussian_builds_the_moved_config() -> None:
 
     assert feature_kinds()["gaussian"] is GaussianFieldsConfig
     cfg = window_preset("CartPole")
-    assert cfg.features == CARTPOLE
+    assert cfg.features == CARTPOLE_PRESET
     assert to_plain(cfg.features)["kind"] == "gaussian"
 
 
@@ -134,7 +138,7 @@ def test_model_saved_before_the_move_loads(tmp_path: Path) -> None:
     loaded = RSTDP.load(tmp_path / "old.zip", env=gym.make("CartPole-v1"))
     enc: Any = loaded.policy.encoder
     assert isinstance(enc.feature_map, GaussianFields)
-    assert loaded.config.features == CARTPOLE
+    assert loaded.config.features == CARTPOLE_PRESET
     w = "input->action"
     np.testing.assert_array_equal(loaded.plastic_weights()[w], model.plastic_weights()[w])
     obs = np.random.default_rng(1).normal(0.0, 1.0, (5, 4))
