@@ -28,9 +28,13 @@ from spikerl.encoders.fields import resolve_bounds
 CARTPOLE = GaussianFieldsConfig(
     low=(-2.4, -3.0, -0.21, -3.5), high=(2.4, 3.0, 0.21, 3.5), n_centres=7, pair_centres=5
 )
-#: The CartPole preset's fields (agents/rstdp.yaml): velocity ranges +-1.5 / +-2.0.
+#: The CartPole preset's fields (agents/rstdp.yaml): velocity ranges +-1.5 / +-2.0, width 0.8.
 CARTPOLE_PRESET = GaussianFieldsConfig(
-    low=(-2.4, -1.5, -0.21, -2.0), high=(2.4, 1.5, 0.21, 2.0), n_centres=7, pair_centres=5
+    low=(-2.4, -1.5, -0.21, -2.0),
+    high=(2.4, 1.5, 0.21, 2.0),
+    n_centres=7,
+    width=0.8,
+    pair_centres=5,
 )
 
 
