@@ -51,6 +51,10 @@ class SNNConfig:
             a population alike, so the population, not one neuron, decides).
         w_inh: Inhibition (mV) per spike of another population, delivered next step.
         noise_std: Membrane noise (mV per step) in stochastic mode: exploration.
+        noise_tau: Correlation time of that noise (ms): 0 (default) draws it afresh every
+            step (white); > 0 makes it an Ornstein-Uhlenbeck current of the same spread
+            whose sign persists for about ``noise_tau`` ms, across windows and gaps, so
+            exploration pushes one way for many env steps (``NetworkPolicy(noise_tau=)``).
         tau_pre: Pre-synaptic trace time constant (ms).
         tau_post: Post-synaptic trace time constant (ms).
         a_plus: LTP amplitude.
@@ -91,6 +95,7 @@ class SNNConfig:
     w_init_low: float = 0.0
     w_inh: float = 4.0
     noise_std: float = 2.0
+    noise_tau: float = 0.0
     tau_pre: float = 5.0
     tau_post: float = 5.0
     a_plus: float = 1.0

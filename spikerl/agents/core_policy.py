@@ -53,6 +53,7 @@ from spikerl.agents.finite import check_observation
 from spikerl.core import kernels
 from spikerl.core.backends import BACKEND_NAMES, WindowPlan, compile_plan
 from spikerl.core.network import Network, NetworkState
+from spikerl.core.noise import ou_decay, ou_filter
 from spikerl.core.neurons import Input
 from spikerl.core.projections import DenseProjection, LateralProjection, Projection, Sign
 from spikerl.decoders.argmax import PopulationVoteDecoder
@@ -77,6 +78,7 @@ NETWORK_POLICY_KWARGS = frozenset(
         "rule",
         "backend",
         "noise",
+        "noise_tau",
         "greedy_input",
         "center",
         "critic_input",
@@ -208,6 +210,12 @@ class NetworkPolicy(BasePolicy):
             stochastic windows (learning, ``predict(deterministic=False)``) population
             ``name`` gets an extra current ``sigma * N(0, 1)`` per neuron and step
             (exploration); none in deterministic ones.
+        noise_tau: Correlation time of that noise (ms; 0, the default: white, drawn afresh
+            at every step). With ``noise_tau > 0`` the current is an Ornstein-Uhlenbeck
+            process of the same ``sigma`` (:func:`spikerl.core.noise.ou_filter`, lag-``k``
+            correlation ``exp(-k dt / noise_tau)``), carried by the learner from window to
+            window (across the silent ``gap`` too), so exploration pushes one way for about
+            ``noise_tau`` ms; ``predict(deterministic=False)`` starts it afresh each call.
         greedy_input: ``"spikes"`` (default): ``predict`` always samples input spikes;
             ``"expected"``: ``predict(deterministic=True)`` feeds the encoder's per-step
             probabilities ``p`` as input values at every step (needs an encoder with
@@ -261,6 +269,7 @@ class NetworkPolicy(BasePolicy):
         backend: str = "auto",
         weight_norm: bool = False,
         noise: Mapping[str, float] | None = None,
+        noise_tau: float = 0.0,
         greedy_input: str = "spikes",
         center: Sequence[str] = (),
         critic_input: str = "spikes",
@@ -308,6 +317,9 @@ class NetworkPolicy(BasePolicy):
         self._input_shape = network.population(input).shape
         self.plans_built = 0
         self.noise = _check_noise(network, noise)
+        if not (math.isfinite(float(noise_tau)) and float(noise_tau) >= 0):
+            raise ValueError(f"noise_tau must be a finite number of ms >= 0, got {noise_tau!r}")
+        self.noise_tau = float(noise_tau)
         if greedy_input not in GREEDY_INPUTS:
             raise ValueError(f"greedy_input must be one of {GREEDY_INPUTS}, got {greedy_input!r}")
         if critic_input not in CRITIC_INPUTS:
@@ -443,16 +455,37 @@ class NetworkPolicy(BasePolicy):
         return torch.from_numpy(np.array(np.broadcast_to(p, (t, *p.shape))))  # a writable copy
 
     def noise_currents(
-        self, steps: int, batch: int, generator: torch.Generator, scale: float = 1.0
+        self,
+        steps: int,
+        batch: int,
+        generator: torch.Generator,
+        scale: float = 1.0,
+        carry: dict[str, torch.Tensor] | None = None,
     ) -> dict[str, torch.Tensor]:
         """Membrane noise currents ``{population: scale sigma N(0, 1) [T, B, *shape]}``
-        (``scale``: the exploration schedule's fraction, ``learn.noise_final_fraction``)."""
+        (``scale``: the exploration schedule's fraction, ``learn.noise_final_fraction``).
+
+        With ``noise_tau > 0`` the draws are filtered into an OU sequence
+        (:func:`spikerl.core.noise.ou_filter`) that continues from ``carry[population]``
+        (the last step of the previous window, ``dt + gap`` ms before this window's first;
+        absent: a stationary start), and ``carry`` is updated to this window's last step.
+        """
         out = {}
+        dtype = self._dtype()
         for name, sigma in self.noise.items():
             pop = self.network.population(name)
-            dtype = self._dtype()
             z = torch.randn((steps, batch, *pop.shape), generator=generator, dtype=dtype)
             out[name] = z.mul_(sigma * scale)
+            if self.noise_tau > 0:
+                dt = float(self.network.dt)
+                prev = None if carry is None else carry.get(name)
+                if prev is not None and tuple(prev.shape) != tuple(z.shape[1:]):
+                    prev = None  # another batch size: start afresh
+                ou_filter(
+                    z, prev, ou_decay(dt, self.noise_tau), ou_decay(dt + self.gap, self.noise_tau)
+                )
+                if carry is not None:
+                    carry[name] = z[-1].clone()
         return out
 
     def _dtype(self) -> torch.dtype:
@@ -491,10 +524,12 @@ class NetworkPolicy(BasePolicy):
         learn: bool,
         stochastic: bool = True,
         noise_scale: float = 1.0,
+        noise_carry: dict[str, torch.Tensor] | None = None,
     ) -> WindowOutput:
         """One window of ``plan`` (state kept in the plan) on spikes ``[T, B, n_in]``,
         decoded; a stochastic window adds the membrane noise times ``noise_scale`` (drawn
-        before the decision's tie-break)."""
+        before the decision's tie-break; ``noise_carry``: the correlated noise's state,
+        see :meth:`noise_currents`)."""
         T, B = spikes_in.shape[0], spikes_in.shape[1]
         x = spikes_in.reshape(T, B, *self._input_shape)
         if self.input_lead:  # s_in[0] in flight, then s_in[1:], then silence
@@ -505,7 +540,7 @@ class NetworkPolicy(BasePolicy):
             plan.set_spikes(self.input, first)
         inputs: dict[str, torch.Tensor] = {self.input: x}
         if stochastic and self.noise:
-            inputs.update(self.noise_currents(T, B, generator, noise_scale))
+            inputs.update(self.noise_currents(T, B, generator, noise_scale, noise_carry))
         record = plan.run_window(inputs, learn=learn)
         out = record[self.output].reshape(T, B, -1)
         if self.readout is Readout.POTENTIAL:
@@ -653,6 +688,8 @@ class NetworkLearner:
         #: Fraction of the policy's noise sigmas in learning windows (the exploration
         #: schedule, ``learn.noise_final_fraction``; set per step by the loop).
         self.noise_scale = 1.0
+        #: The correlated noise's last value per population (``policy.noise_tau > 0``).
+        self.noise_carry: dict[str, torch.Tensor] = {}
         self.last: WindowOutput | None = None
 
     @property
@@ -702,6 +739,8 @@ class NetworkLearner:
                 out[name.lstrip("_")] = np.asarray(value)
         if self._x_next is not None:
             out["x_next"] = self._x_next
+        for name, value in self.noise_carry.items():
+            out[f"noise_carry.{name}"] = value.clone()
         return out
 
     def load_state_dict(self, saved: dict[str, Any]) -> None:
@@ -738,6 +777,11 @@ class NetworkLearner:
         self._stale = np.asarray(saved["stale"], dtype=bool) if "stale" in saved else None
         self._x_next = torch.as_tensor(saved["x_next"]) if "x_next" in saved else None
         self._p_next = np.asarray(saved["p_next"]) if "p_next" in saved else None
+        self.noise_carry = {
+            k.split(".", 1)[1]: torch.as_tensor(v)
+            for k, v in saved.items()
+            if k.startswith("noise_carry.")
+        }
 
     def forget_observations(self) -> None:
         """Drop cached encodings (the environments were reset from outside)."""
@@ -822,7 +866,7 @@ class NetworkLearner:
                 p_.relax(self.policy.gap)
         out = self.policy.run_plan(
             plan, x, self.generator, learn=learn, stochastic=stochastic,
-            noise_scale=self.noise_scale,
+            noise_scale=self.noise_scale, noise_carry=self.noise_carry,
         )  # fmt: skip
         if learn:
             for i in self.policy.center:  # z[b, k, n] -= mean_m z[b, k, m]

@@ -61,6 +61,7 @@ RANGES: dict[str, Range] = {
     "tau_post": _POSITIVE,
     "input_rate": _NON_NEG,
     "noise_std": _NON_NEG,
+    "noise_tau": _NON_NEG,
     "gap": _NON_NEG,
     "gamma": _UNIT,
     "lam_actor": _UNIT,

@@ -132,7 +132,8 @@ def build_population_policy(
         input  Input(F)                 Bernoulli spikes, p_i = clip(input_rate phi_i, 0, 1)
         action LIF(A k)                 tau_mem, v_rest, v_thresh, v_reset of ``snn``; no
                                         refractory period; noise sigma = snn.noise_std (mV
-                                        per step) in stochastic windows
+                                        per step) in stochastic windows, correlated over
+                                        snn.noise_tau ms (0: white)
         input -> action                 DenseProjection, W ~ g_n U(w_init_low, w_init) (mV),
                                         bounds [wmin, wmax], plastic
         action -> action                LateralProjection.group_inhibition: -w_inh (mV) from
@@ -226,6 +227,7 @@ def build_population_policy(
         "plastic": ["input->action"],
         "rule": rule,
         "noise": {"action": float(snn.noise_std)},
+        "noise_tau": float(snn.noise_tau),
         "greedy_input": "expected",
         "center": ["input->action"] if snn.center else [],
         "critic_input": "probabilities",

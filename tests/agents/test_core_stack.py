@@ -158,13 +158,17 @@ class _StopAt(BaseCallback):
         return self.num_timesteps < self.at
 
 
-def test_core_stack_save_load_and_resume_exactly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("noise_tau", [0.0, 200.0])
+def test_core_stack_save_load_and_resume_exactly(tmp_path: Path, noise_tau: float) -> None:
+    """Interrupted, saved, loaded and resumed = run straight (with correlated noise too:
+    its carried value is part of the saved learner state)."""
+
     def venv() -> VecEnv:
         return make_vec_env("CartPole-v1", 1, seed=4)
 
-    straight = RSTDP("SpikingPolicy", venv(), _cartpole_config(), seed=2)
+    straight = RSTDP("SpikingPolicy", venv(), _cartpole_config(noise_tau=noise_tau), seed=2)
     straight.learn(300)
-    first = RSTDP("SpikingPolicy", venv(), _cartpole_config(), seed=2)
+    first = RSTDP("SpikingPolicy", venv(), _cartpole_config(noise_tau=noise_tau), seed=2)
     first.learn(300, callback=_StopAt(150))  # interrupted half-way (same lr schedule)
     assert first.num_timesteps == 150
     first.save(tmp_path / "half.zip")
@@ -289,3 +293,62 @@ def test_exploration_noise_follows_its_schedule() -> None:
     assert float(full.abs().max()) > 0.5 and torch.allclose(part, 0.25 * full, rtol=0, atol=1e-12)
     # the default keeps the noise: no schedule
     assert RSTDPConfig().learn.noise_final_fraction == 1.0
+
+
+def test_correlated_noise_continues_from_the_learners_carry() -> None:
+    """``snn.noise_tau = tau``: a learning window's noise is the white draws filtered by
+    :func:`spikerl.core.noise.ou_filter` from the previous window's last value, with
+    ``a = exp(-dt / tau)`` inside the window and ``exp(-(dt + gap) / tau)`` across the gap;
+    ``noise_tau = 0`` draws white noise and carries nothing."""
+    from spikerl.core.noise import ou_filter
+
+    tau, gap = 50.0, 10.0
+    model = RSTDP(
+        "SpikingPolicy",
+        make_vec_env("CartPole-v1", n_envs=2, seed=0),
+        _cartpole_config(noise_tau=tau, gap=gap),
+        seed=0,
+    )
+    policy, carry = model.policy, model.learner.noise_carry
+    assert policy.noise_tau == tau and carry == {}
+    sigma = policy.noise["action"]
+    g = torch.Generator().manual_seed(3)
+    first = policy.noise_currents(4, 2, g, carry=carry)["action"]
+    assert torch.equal(carry["action"], first[-1])
+    second = policy.noise_currents(4, 2, g, carry=carry)["action"]
+    g = torch.Generator().manual_seed(3)
+    white = [torch.randn((4, 2, 16), generator=g, dtype=torch.float64) * sigma for _ in range(2)]
+    a, a_gap = math.exp(-1.0 / tau), math.exp(-(1.0 + gap) / tau)
+    torch.testing.assert_close(first, ou_filter(white[0].clone(), None, a), rtol=0, atol=1e-12)
+    want = ou_filter(white[1].clone(), first[-1], a, a_first=a_gap)
+    torch.testing.assert_close(second, want, rtol=0, atol=1e-12)
+    # within a window consecutive steps are nearly equal (a = 0.98), unlike white noise
+    assert float((second[1:] - second[:-1]).abs().mean()) < 0.5 * float(white[1].abs().mean())
+    # learning carries the last value from window to window
+    model.learn(20)
+    assert set(model.learner.noise_carry) == {"action"}
+    white_model = RSTDP(
+        "SpikingPolicy", make_vec_env("CartPole-v1", n_envs=2, seed=0), _cartpole_config(), seed=0
+    )
+    white_model.learn(20)
+    assert white_model.policy.noise_tau == 0.0 and white_model.learner.noise_carry == {}
+    g = torch.Generator().manual_seed(3)
+    torch.testing.assert_close(
+        white_model.policy.noise_currents(4, 2, g)["action"], white[0], rtol=0, atol=0
+    )
+
+
+def test_noise_tau_is_checked() -> None:
+    from spikerl.config import ConfigError
+
+    with pytest.raises(ConfigError, match="noise_tau"):
+        resolve("CartPole", "rstdp", None, {"rstdp": {"snn": {"noise_tau": -1.0}}})
+    env = gym.make("CartPole-v1")
+    cfg = _cartpole_config()
+    parts = build_population_policy(
+        cfg.snn, cfg.learn, make_features(cfg.features, env.observation_space),
+        env.observation_space, env.action_space,
+    )  # fmt: skip
+    parts["noise_tau"] = math.nan
+    with pytest.raises(ValueError, match="noise_tau must be a finite number of ms >= 0"):
+        NetworkPolicy(env.observation_space, env.action_space, **parts)
