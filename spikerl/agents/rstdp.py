@@ -351,6 +351,8 @@ class RSTDP(BaseAlgorithm):
         n_tied = 0.0
         margin = 0.0
         steps_since_log = 0
+        n_choices = getattr(self.action_space, "n", None)
+        chosen = np.zeros(int(n_choices) if n_choices is not None else 0, dtype=np.int64)
         third_factor: list[float] = []  # dashboards: histogram of the TD errors
         from spikerl.pipeline import Pipeline  # the one loop (it imports the agents' parts)
 
@@ -378,6 +380,8 @@ class RSTDP(BaseAlgorithm):
             if learner.last is not None:
                 n_tied += float(learner.last.tied.mean())
                 margin += float(learner.last.margin.mean())
+            if chosen.size:
+                chosen += np.bincount(np.asarray(actions).reshape(-1), minlength=chosen.size)
             n_dw += stats.mean_abs_dw
             n_mod += abs(stats.modulation)
             n_upd += 1
@@ -392,7 +396,10 @@ class RSTDP(BaseAlgorithm):
             if steps_since_log >= every:
                 record_distributions(self, third_factor)
                 third_factor = []
-                self._record(n_mod / n_upd, n_dw / n_upd, n_tied / n_upd, margin / n_upd)
+                self._record(
+                    n_mod / n_upd, n_dw / n_upd, n_tied / n_upd, margin / n_upd, chosen
+                )
+                chosen[:] = 0
                 n_dw = n_mod = n_tied = margin = 0.0
                 n_upd = 0
                 steps_since_log = 0
@@ -403,13 +410,23 @@ class RSTDP(BaseAlgorithm):
         return self
 
     def _record(
-        self, modulation: float, mean_abs_dw: float, tie_fraction: float, margin: float
+        self,
+        modulation: float,
+        mean_abs_dw: float,
+        tie_fraction: float,
+        margin: float,
+        chosen: np.ndarray | None = None,
     ) -> None:
         """Record SB3's standard keys and the spiking diagnostics, then dump.
 
         ``snn/tie_fraction`` is the fraction of training decisions since the last dump whose
         best readout score was shared (a seeded draw decided); ``snn/decision_margin`` the
-        mean best-minus-second score (spikes, or mV with the potential readout).
+        mean best-minus-second score (spikes, or mV with the potential readout);
+        ``snn/action_share/action_<i>`` the fraction of those decisions that chose action
+        ``i`` (``chosen``: their counts); ``rstdp/weight_mean/action_<i>`` the mean weight
+        (mV) onto action ``i``'s neurons of each plastic projection into the action
+        population (a policy drifting to one action everywhere shows as these means
+        parting, the failure ``learn.weight_norm`` prevents).
         """
         elapsed = max((time.time_ns() - self.start_time) / 1e9, sys.float_info.epsilon)
         fps = int((self.num_timesteps - self._num_timesteps_at_start) / elapsed)
@@ -439,10 +456,19 @@ class RSTDP(BaseAlgorithm):
         self.logger.record("snn/decision_margin", margin)
         self.logger.record("rstdp/modulation", modulation)
         self.logger.record("rstdp/mean_abs_dw", mean_abs_dw)
+        if chosen is not None and chosen.sum() > 0:
+            for i, c in enumerate(chosen / chosen.sum()):
+                self.logger.record(f"snn/action_share/action_{i}", float(c))
+        output = getattr(self.policy, "output", None)
         for p in self.learner.plasticities:
             w = p.projection.weight.detach()
             name = f"{p.source}->{p.target}"
             self.logger.record(f"rstdp/weight_mean_abs/{name}", float(w.abs().mean()))
+            if p.target == output and chosen is not None and chosen.size:
+                if w.dim() == 2 and w.shape[1] % chosen.size == 0:
+                    groups = w.reshape(w.shape[0], chosen.size, -1).mean(dim=(0, 2))
+                    for i, m in enumerate(groups.tolist()):
+                        self.logger.record(f"rstdp/weight_mean/action_{i}", float(m))
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.dump(step=self.num_timesteps)
 

@@ -316,3 +316,39 @@ def test_breakout_resume_is_bit_exact(tmp_path: Path) -> None:
     """Learning 600 Breakout steps straight equals 300, a resumable checkpoint, and 300 more."""
     straight = _assert_resume_exact(lambda: _breakout(seed=2), 600, 300, tmp_path)
     assert np.abs(_critic(straight)).max() > 0  # it learned something
+
+
+def test_logged_action_shares_and_per_action_weight_means(tmp_path: Path) -> None:
+    """Every dump records the share of each action among the decisions since the last dump
+    (``snn/action_share/action_<i>``, counted here from the actions taken) and the mean
+    input weight onto each action's neurons (``rstdp/weight_mean/action_<i>``; at the last
+    dump, which follows the last update, the final weights' group means)."""
+    import csv
+
+    from stable_baselines3.common.logger import configure
+
+    from spikerl.agents.presets import resolve
+
+    cfg = dataclasses.replace(resolve("MountainCar").rstdp, log_every=100)
+    model = RSTDP("SpikingPolicy", make_vec_env("MountainCar-v0", 1, seed=0), cfg, seed=0)
+    model.set_logger(configure(str(tmp_path), ["csv"]))
+    taken: list[int] = []
+
+    class Spy(BaseCallback):
+        def _on_step(self) -> bool:
+            taken.extend(np.asarray(self.locals["actions"]).reshape(-1).tolist())
+            return True
+
+    model.learn(300, callback=Spy())
+    with open(tmp_path / "progress.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 3
+    for k, row in enumerate(rows):
+        window = np.array(taken[100 * k : 100 * (k + 1)])
+        shares = [float(row[f"snn/action_share/action_{i}"]) for i in range(3)]
+        np.testing.assert_allclose(shares, np.bincount(window, minlength=3) / 100, atol=1e-12)
+    w = model.policy.network.projection("input->action").weight.detach().numpy()
+    k = w.shape[1] // 3
+    want = [w[:, i * k : (i + 1) * k].mean() for i in range(3)]
+    got = [float(rows[-1][f"rstdp/weight_mean/action_{i}"]) for i in range(3)]
+    np.testing.assert_allclose(got, want, rtol=1e-9)
