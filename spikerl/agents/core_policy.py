@@ -53,8 +53,8 @@ from spikerl.agents.finite import check_observation
 from spikerl.core import kernels
 from spikerl.core.backends import BACKEND_NAMES, WindowPlan, compile_plan
 from spikerl.core.network import Network, NetworkState
-from spikerl.core.noise import ou_decay, ou_filter
 from spikerl.core.neurons import Input
+from spikerl.core.noise import ou_decay, ou_filter
 from spikerl.core.projections import DenseProjection, LateralProjection, Projection, Sign
 from spikerl.decoders.argmax import PopulationVoteDecoder
 from spikerl.decoders.base import DiscreteDecoder, TieBreak

@@ -396,9 +396,7 @@ class RSTDP(BaseAlgorithm):
             if steps_since_log >= every:
                 record_distributions(self, third_factor)
                 third_factor = []
-                self._record(
-                    n_mod / n_upd, n_dw / n_upd, n_tied / n_upd, margin / n_upd, chosen
-                )
+                self._record(n_mod / n_upd, n_dw / n_upd, n_tied / n_upd, margin / n_upd, chosen)
                 chosen[:] = 0
                 n_dw = n_mod = n_tied = margin = 0.0
                 n_upd = 0

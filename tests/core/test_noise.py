@@ -38,7 +38,8 @@ def test_ou_filter_is_stationary_with_geometric_correlation() -> None:
     """Over 200k steps (1000 chains of 200) the variance stays that of z (sigma^2 = 4) and
     the lag-k correlation is a^k; standard errors of these estimates are < 0.01."""
     a = ou_decay(1.0, 10.0)  # exp(-0.1) = 0.905
-    z = 2.0 * torch.randn(200, 1000, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    g = torch.Generator().manual_seed(1)
+    z = 2.0 * torch.randn(200, 1000, generator=g, dtype=torch.float64)
     x = ou_filter(z, None, a).numpy()
     assert abs(x.var() / 4.0 - 1.0) < 0.05
     for k in (1, 5, 20):
