@@ -157,6 +157,15 @@ class LearnConfig:
             std_f W[f, n]) (W[:, n] - mu0)``. Unbounded spread lets the weights diffuse
             to the bounds, where every action neuron is either always on or always off and
             the vote ties; the cap keeps each neuron's drive in a graded range.
+        novelty_bonus: Exploration bonus ``beta`` (reward units per step; 0, the default:
+            none). Learning sees ``r + beta nu(s')``, with ``nu`` the pseudo-count novelty
+            of the next state's critic features (:func:`spikerl.learning.critic.novelty`:
+            1 for unseen features, falling as ``1 / sqrt(visits)``; the counts are part
+            of the learner's saved state). As visited states lose their bonus the critic
+            over-values them, the TD error of the actions taken there turns negative, and
+            a policy that has settled on one action without reaching a sparse reward is
+            pushed back to exploring. Evaluation and the logged returns see the env's
+            reward only.
         eligibility: ``window``: the eligibility decays by ``gamma lambda`` once per env
             step and a window's STDP pairs add undiscounted (the private network's rule);
             ``step`` (``rstdp.stack=core`` only): it decays every simulation step by
@@ -178,6 +187,7 @@ class LearnConfig:
     reward_scale: float = 1.0
     weight_norm: bool = False
     weight_std_max: float = 0.0
+    novelty_bonus: float = 0.0
     eligibility: Eligibility = Eligibility.WINDOW
 
     def __post_init__(self) -> None:
@@ -185,6 +195,11 @@ class LearnConfig:
             raise ValueError(
                 f"learn.weight_std_max must be a finite number >= 0 (mV; 0: no cap), got "
                 f"{self.weight_std_max}"
+            )
+        if not (math.isfinite(self.novelty_bonus) and self.novelty_bonus >= 0.0):
+            raise ValueError(
+                f"learn.novelty_bonus must be a finite number >= 0 (reward units per step; "
+                f"0: none), got {self.novelty_bonus}"
             )
         if self.weight_std_max > 0 and not self.weight_norm:
             raise ValueError(

@@ -63,6 +63,7 @@ from spikerl.encoders.base import Encoder
 from spikerl.encoders.feature_map import FeatureEncoder
 from spikerl.encoders.population import GaussianPopulationEncoder
 from spikerl.learning import actor
+from spikerl.learning.critic import count_features, novelty
 from spikerl.learning.pieces import ColumnMean
 from spikerl.learning.plasticity import Plasticity
 from spikerl.learning.rules import MSTDPET
@@ -679,6 +680,8 @@ class NetworkLearner:
             p.set_modulation(0.0)  # eligibility only inside a window; delivered at its end
         self.td = learn.critic()
         self.critic, self.z_critic = self.td.initial_state(policy.encoder.output_size, n_envs)
+        #: Pseudo-counts of the critic's features (``learn.novelty_bonus``).
+        self.visits = np.zeros_like(self.critic)
         self._plan: WindowPlan | None = None
         self._started = False
         self._phi: np.ndarray | None = None
@@ -724,6 +727,8 @@ class NetworkLearner:
             "critic": self.critic.copy(),
             "z_critic": self.z_critic.copy(),
         }
+        if self.learn.novelty_bonus > 0:
+            out["visits"] = self.visits.copy()
         state = self.state
         if state is not None:
             out["network_state"] = {k: v.clone() for k, v in state.to_dict().items()}
@@ -755,6 +760,8 @@ class NetworkLearner:
         )
         self.critic[:] = np.asarray(saved["critic"])
         self.z_critic[:] = np.asarray(saved["z_critic"])
+        if "visits" in saved:
+            self.visits[:] = np.asarray(saved["visits"])
         flat = saved.get("network_state")
         if flat is not None:
             fresh = self.policy.network.initial_state(self.n_envs)
@@ -896,6 +903,10 @@ class NetworkLearner:
         lc = self.learn
         x_next, p_next = self.policy.encode_with_probabilities(bootstrap_obs, self.generator)
         phi_next = self._critic_features(x_next, p_next)
+        if lc.novelty_bonus > 0:  # r + beta nu(s'): a count-based exploration bonus
+            count_features(self.visits, phi_next)
+            bonus = lc.novelty_bonus * novelty(self.visits, phi_next)
+            rewards = np.asarray(rewards, dtype=np.float64) + bonus
         td, v, r = self.td.td_error(self.critic, self._phi, phi_next, rewards, terminated, mask)
         mod = actor.third_factor(
             td, r, mask, td_error=lc.modulation is Modulation.TD_ERROR, clip=lc.delta_clip

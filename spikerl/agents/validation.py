@@ -71,6 +71,7 @@ RANGES: dict[str, Range] = {
     "lr_actor": _NON_NEG,
     "lr_critic": _NON_NEG,
     "delta_clip": _NON_NEG,
+    "novelty_bonus": _NON_NEG,
     "reward_clip": _NON_NEG,
     "reward_scale": _POSITIVE,
     "n_centres": _AT_LEAST_1,

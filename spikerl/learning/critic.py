@@ -38,7 +38,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["CriticState", "TDError", "TDLambdaCritic"]
+__all__ = ["CriticState", "TDError", "TDLambdaCritic", "count_features", "novelty"]
 
 _MIN_ACTIVITY = 1e-8  # floor of sum_f phi_f in the normalised step
 
@@ -176,3 +176,25 @@ class TDLambdaCritic:
         """
         norm = np.maximum(phi.sum(axis=1), _MIN_ACTIVITY)
         weights += self.step_size(lr_fraction, len(delta)) * ((delta / norm) @ trace)
+
+
+def count_features(counts: np.ndarray, phi: np.ndarray) -> None:
+    """Add the feature activity of the states ``phi [B, F]`` to the visit counts
+    ``counts [F]``, in place: ``n_f <- n_f + sum_b phi_bf`` (pseudo-counts: a Gaussian
+    field half on adds one half)."""
+    counts += np.asarray(phi, dtype=np.float64).sum(axis=0)
+
+
+def novelty(counts: np.ndarray, phi: np.ndarray) -> np.ndarray:
+    """Pseudo-count novelty of states, in ``(0, 1]`` ``[B]``:
+
+        nu(s) = sum_f phi_f(s) / sqrt(1 + n_f)  /  max(sum_f phi_f(s), 1e-8)
+
+    the activity-weighted mean of ``1 / sqrt(1 + n_f)`` over the features the state drives
+    (``n_f`` from :func:`count_features`): 1 for a state whose features were never seen,
+    falling as ``1 / sqrt(visits)`` (the count-based bonus of Strehl & Littman 2008 and
+    Bellemare et al. 2016, on the critic's features). Dimensionless.
+    """
+    p = np.asarray(phi, dtype=np.float64)
+    root = np.sqrt(1.0 + np.asarray(counts, dtype=np.float64))
+    return (p / root).sum(axis=1) / np.maximum(p.sum(axis=1), _MIN_ACTIVITY)

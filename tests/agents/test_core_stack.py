@@ -158,17 +158,24 @@ class _StopAt(BaseCallback):
         return self.num_timesteps < self.at
 
 
-@pytest.mark.parametrize("noise_tau", [0.0, 200.0])
-def test_core_stack_save_load_and_resume_exactly(tmp_path: Path, noise_tau: float) -> None:
-    """Interrupted, saved, loaded and resumed = run straight (with correlated noise too:
-    its carried value is part of the saved learner state)."""
+@pytest.mark.parametrize(("noise_tau", "novelty"), [(0.0, 0.0), (200.0, 0.0), (0.0, 0.5)])
+def test_core_stack_save_load_and_resume_exactly(
+    tmp_path: Path, noise_tau: float, novelty: float
+) -> None:
+    """Interrupted, saved, loaded and resumed = run straight (with correlated noise and the
+    novelty bonus too: the noise's carried value and the visit counts are saved state)."""
 
     def venv() -> VecEnv:
         return make_vec_env("CartPole-v1", 1, seed=4)
 
-    straight = RSTDP("SpikingPolicy", venv(), _cartpole_config(noise_tau=noise_tau), seed=2)
+    def config() -> RSTDPConfig:
+        cfg = _cartpole_config(noise_tau=noise_tau)
+        learn = LearnConfig(**{**cfg.learn.__dict__, "novelty_bonus": novelty})
+        return RSTDPConfig(snn=cfg.snn, learn=learn, features=cfg.features, stack=Stack.CORE)
+
+    straight = RSTDP("SpikingPolicy", venv(), config(), seed=2)
     straight.learn(300)
-    first = RSTDP("SpikingPolicy", venv(), _cartpole_config(noise_tau=noise_tau), seed=2)
+    first = RSTDP("SpikingPolicy", venv(), config(), seed=2)
     first.learn(300, callback=_StopAt(150))  # interrupted half-way (same lr schedule)
     assert first.num_timesteps == 150
     first.save(tmp_path / "half.zip")
@@ -352,3 +359,53 @@ def test_noise_tau_is_checked() -> None:
     parts["noise_tau"] = math.nan
     with pytest.raises(ValueError, match="noise_tau must be a finite number of ms >= 0"):
         NetworkPolicy(env.observation_space, env.action_space, **parts)
+
+
+def test_novelty_bonus_adds_the_pseudo_count_novelty_to_the_reward() -> None:
+    """``learn.novelty_bonus = beta``: every update counts the next states' critic features
+    and the critic sees ``r + beta nu(s')`` (:func:`spikerl.learning.critic.novelty` of the
+    counts so far, this step's included); 0 passes the env's rewards and counts nothing."""
+    from spikerl.learning.critic import novelty
+
+    cfg = _cartpole_config()
+    learn = LearnConfig(**{**cfg.learn.__dict__, "novelty_bonus": 0.5})
+    cfg = RSTDPConfig(snn=cfg.snn, learn=learn, features=cfg.features, stack=Stack.CORE)
+    model = RSTDP("SpikingPolicy", make_vec_env("CartPole-v1", 2, seed=0), cfg, seed=0)
+    seen: list[tuple[np.ndarray, np.ndarray]] = []
+    td = model.learner.td
+    original = td.td_error
+
+    def spy(w, phi, phi_next, rewards, terminated, mask=None):  # type: ignore[no-untyped-def]
+        seen.append((np.array(phi_next), np.array(rewards, dtype=np.float64)))
+        return original(w, phi, phi_next, rewards, terminated, mask)
+
+    object.__setattr__(td, "td_error", spy)
+    model.learn(60)
+    counts = np.zeros_like(model.learner.visits)
+    for phi_next, rewards in seen:
+        counts += phi_next.sum(axis=0)
+        want = 1.0 + 0.5 * novelty(counts, phi_next)  # CartPole pays 1 per step
+        np.testing.assert_allclose(rewards, want, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(model.learner.visits, counts, rtol=0, atol=1e-9)
+    assert len(seen) == 30 and float(counts.sum()) > 0
+    plain = RSTDP("SpikingPolicy", make_vec_env("CartPole-v1", 2, seed=0), _cartpole_config())
+    plain.learn(20)
+    assert not plain.learner.visits.any()
+
+
+def test_novelty_golden_values_and_checks() -> None:
+    """By hand: counts (0, 3, 8), so 1 / sqrt(1 + n) = (1, 1/2, 1/3); a state on field 0
+    only: 1; on fields 1 and 2: (1/2 + 1/3) / 2 = 5/12; half on fields 0 and 1: 3/4."""
+    from spikerl.config import ConfigError
+    from spikerl.learning.critic import count_features, novelty
+
+    counts = np.array([0.0, 3.0, 8.0])
+    phi = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 1.0], [0.5, 0.5, 0.0]])
+    np.testing.assert_allclose(novelty(counts, phi), [1.0, 5.0 / 12.0, 0.75], atol=1e-15)
+    count_features(counts, phi)
+    np.testing.assert_allclose(counts, [1.5, 4.5, 9.0], atol=1e-15)
+    assert novelty(counts, np.zeros((1, 3)))[0] == 0.0  # no activity, no bonus
+    with pytest.raises(ConfigError, match="novelty_bonus"):
+        resolve("CartPole", "rstdp", None, {"rstdp": {"learn": {"novelty_bonus": -0.1}}})
+    with pytest.raises(ValueError, match=r"learn\.novelty_bonus must be a finite number"):
+        LearnConfig(novelty_bonus=math.inf)
